@@ -1,0 +1,92 @@
+"""Argument checks shared by every public entry point.
+
+Each error names the argument, what was expected and what was received, so a user
+can fix the call without reading the source.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterable
+from typing import Any
+
+
+def invalid_argument(name: str, expected: str, received: Any) -> ValueError:
+    """Builds the project's standard `ValueError` for a bad argument."""
+    return ValueError(
+        f"Invalid value for argument `{name}`: expected {expected}. "
+        f"Received: {name}={received!r}"
+    )
+
+
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def check_int(
+    name: str, value: Any, *, low: int | None = None, high: int | None = None
+) -> int:
+    """Returns `value` as an int if it is an integer in `[low, high]`."""
+    in_range = _is_integer(value) and (low is None or value >= low)
+    in_range = in_range and (high is None or value <= high)
+    if not in_range:
+        raise invalid_argument(name, _describe("an integer", low, high, True, True), value)
+    return int(value)
+
+
+def check_float(
+    name: str,
+    value: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_inclusive: bool = True,
+    high_inclusive: bool = True,
+) -> float:
+    """Returns `value` as a float if it is a finite real number in the interval."""
+    ok = _is_real(value) and value == value and abs(value) != float("inf")
+    if ok and low is not None:
+        ok = value >= low if low_inclusive else value > low
+    if ok and high is not None:
+        ok = value <= high if high_inclusive else value < high
+    if not ok:
+        expected = _describe("a number", low, high, low_inclusive, high_inclusive)
+        raise invalid_argument(name, expected, value)
+    return float(value)
+
+
+def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
+    """Returns `value` if it is one of `choices`."""
+    choices = tuple(choices)
+    if value not in choices:
+        raise invalid_argument(name, f"one of {choices}", value)
+    return value
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """Returns `value` if it is a bool (not merely truthy)."""
+    if not isinstance(value, bool):
+        raise invalid_argument(name, "a bool", value)
+    return value
+
+
+def _describe(
+    kind: str,
+    low: float | None,
+    high: float | None,
+    low_inclusive: bool,
+    high_inclusive: bool,
+) -> str:
+    if low is None and high is None:
+        return kind
+    if high is None:
+        return f"{kind} {'>=' if low_inclusive else '>'} {low}"
+    if low is None:
+        return f"{kind} {'<=' if high_inclusive else '<'} {high}"
+    left = "[" if low_inclusive else "("
+    right = "]" if high_inclusive else ")"
+    return f"{kind} in {left}{low}, {high}{right}"

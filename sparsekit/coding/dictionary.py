@@ -1,0 +1,5 @@
+"""Placeholder: DictionaryLearning (to be implemented)."""
+
+class DictionaryLearning:
+    def __init__(self, *args, **kwargs):
+        raise NotImplementedError('DictionaryLearning')

@@ -1,0 +1,4 @@
+"""Placeholder: omp (to be implemented)."""
+
+def omp(*args, **kwargs):
+    raise NotImplementedError('omp')

@@ -1,0 +1,5 @@
+"""Placeholder: DropConnectDense (to be implemented)."""
+
+class DropConnectDense:
+    def __init__(self, *args, **kwargs):
+        raise NotImplementedError('DropConnectDense')

@@ -1,0 +1,5 @@
+"""Placeholder: KWinners (to be implemented)."""
+
+class KWinners:
+    def __init__(self, *args, **kwargs):
+        raise NotImplementedError('KWinners')

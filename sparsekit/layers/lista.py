@@ -1,0 +1,5 @@
+"""Placeholder: LISTA (to be implemented)."""
+
+class LISTA:
+    def __init__(self, *args, **kwargs):
+        raise NotImplementedError('LISTA')

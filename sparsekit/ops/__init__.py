@@ -1,0 +1,7 @@
+"""Backend-portable compute kernels behind the layers.
+"""
+
+from sparsekit.ops.topk import topk_mask
+from sparsekit.ops.sparse_matmul import sparse_dense_matmul
+
+__all__ = ["topk_mask", "sparse_dense_matmul"]

@@ -1,0 +1,5 @@
+"""Placeholder: MagnitudePruning (to be implemented)."""
+
+class MagnitudePruning:
+    def __init__(self, *args, **kwargs):
+        raise NotImplementedError('MagnitudePruning')

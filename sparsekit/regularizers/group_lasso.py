@@ -1,0 +1,5 @@
+"""Placeholder: GroupLasso (to be implemented)."""
+
+class GroupLasso:
+    def __init__(self, *args, **kwargs):
+        raise NotImplementedError('GroupLasso')

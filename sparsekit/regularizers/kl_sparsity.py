@@ -1,0 +1,5 @@
+"""Placeholder: KLSparsity (to be implemented)."""
+
+class KLSparsity:
+    def __init__(self, *args, **kwargs):
+        raise NotImplementedError('KLSparsity')
