@@ -11,7 +11,7 @@ export TF_ENABLE_ONEDNN_OPTS ?= 0
 # nbgrader calls the `alembic` executable, and jupyter-book its kernels, from PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: venv book test test-tf test-jax test-book bench lint clean
+.PHONY: venv book mathjax test test-tf test-jax test-book bench lint clean
 
 venv: $(STAMP)
 
@@ -21,10 +21,33 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
-book: venv
-	$(BIN)/jupyter-book build --path-output . .
+book: venv mathjax
+	KERAS_BACKEND=tensorflow $(BIN)/jupyter-book build --path-output . .
 
-test: venv
+# MathJax 3 from the npm registry, served from the book so maths renders offline.
+# Kept: tex-chtml.js and the parts it loads on demand (TeX extensions, fonts,
+# menu, accessibility); dropped: the other combined bundles. Git-ignored, ~10 MB.
+# Fetched with `npm pack` (Node.js is needed to build the book) and checked against
+# the pinned SHA-256.
+MATHJAX_VERSION := 3.2.2
+MATHJAX_SHA256 := 1b9c0a1c44df864e915690558e72adb9cc5203360daefd385084ced3b6c64c09
+MATHJAX_DIR := book/_static/mathjax
+MATHJAX_TMP := _build/mathjax-npm
+MATHJAX_TGZ := $(MATHJAX_TMP)/mathjax-$(MATHJAX_VERSION).tgz
+mathjax: $(MATHJAX_DIR)/tex-chtml.js
+
+$(MATHJAX_DIR)/tex-chtml.js:
+	rm -rf $(MATHJAX_TMP) $(MATHJAX_DIR)
+	mkdir -p $(MATHJAX_TMP) $(dir $(MATHJAX_DIR))
+	npm pack --silent --pack-destination $(MATHJAX_TMP) mathjax@$(MATHJAX_VERSION) >/dev/null
+	echo "$(MATHJAX_SHA256)  $(MATHJAX_TGZ)" | sha256sum -c --quiet
+	tar -xzf $(MATHJAX_TGZ) -C $(MATHJAX_TMP)
+	cd $(MATHJAX_TMP)/package/es5 && find . -maxdepth 1 -name '*.js' ! -name tex-chtml.js -delete
+	cp $(MATHJAX_TMP)/package/LICENSE $(MATHJAX_TMP)/package/es5/LICENSE
+	mv $(MATHJAX_TMP)/package/es5 $(MATHJAX_DIR)
+	rm -rf $(MATHJAX_TMP)
+
+test: venv mathjax
 	$(PY) -m pytest tests -m "not book"
 	KERAS_BACKEND=jax $(PY) -m pytest tests/sparsekit
 	$(PY) -m pytest tests -m book

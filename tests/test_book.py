@@ -1,0 +1,236 @@
+"""Strict build of the Jupyter Book, then checks on the built HTML.
+
+One build per module (``-W -n --keep-going``: every Sphinx warning, including
+unresolved cross-references, fails it) into a temporary folder. The build runs
+with that folder as working directory, so the execution cache configured in
+``_config.yml`` (``_build/.jupyter_cache``, relative) is fresh: every notebook
+is really executed against the installed sparsekit, never served from the
+cache of ``make book``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+from bs4 import BeautifulSoup
+
+pytestmark = pytest.mark.book
+
+ROOT = Path(__file__).resolve().parents[1]
+MATHJAX = ROOT / "book" / "_static" / "mathjax" / "tex-chtml.js"
+API_MODULES = [
+    "layers",
+    "regularizers",
+    "dropout",
+    "coding",
+    "pruning",
+    "metrics",
+    "callbacks",
+    "ops",
+    "datasets",
+    "plot",
+]
+# nbgrader markers: solutions and hidden tests must never reach readers.
+LEAK_MARKERS = ["BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "### BEGIN"]
+NOT_BOOK = {"solutions", "exercises", "grading", "tests", "benchmarks", "sparsekit"}
+BUILD_TIMEOUT_S = 1200
+
+
+def _toc_files(node) -> list[str]:
+    """Every ``root``/``file`` entry of a ``_toc.yml`` tree."""
+    found = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("root", "file") and isinstance(value, str):
+                found.append(value)
+            else:
+                found.extend(_toc_files(value))
+    elif isinstance(node, list):
+        for item in node:
+            found.extend(_toc_files(item))
+    return found
+
+
+def _jupyter_book() -> str:
+    exe = Path(sys.executable).with_name("jupyter-book")
+    return str(exe) if exe.exists() else shutil.which("jupyter-book") or "jupyter-book"
+
+
+@pytest.fixture(scope="module")
+def build(tmp_path_factory):
+    """Run the strict build once; returns (process, html folder)."""
+    if not MATHJAX.exists():
+        # A fresh clone: fetch MathJax the same way `make book` does.
+        subprocess.run(["make", "mathjax"], cwd=ROOT, check=True)
+    work = tmp_path_factory.mktemp("book")
+    env = {
+        **os.environ,
+        "KERAS_BACKEND": "tensorflow",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "TF_ENABLE_ONEDNN_OPTS": "0",
+        # the notebook kernel and the Jupyter tools come from this environment
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
+    }
+    proc = subprocess.run(
+        [_jupyter_book(), "build", "-W", "-n", "--keep-going"]
+        + ["--path-output", str(work), str(ROOT)],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=BUILD_TIMEOUT_S,
+    )
+    return proc, work / "_build" / "html"
+
+
+@pytest.fixture(scope="module")
+def html(build):
+    """The built HTML folder (``--keep-going`` writes it even after warnings)."""
+    proc, out = build
+    if not (out / "index.html").is_file():
+        pytest.fail(f"the book was not built:\n{_log(proc)[-6000:]}", pytrace=False)
+    return out
+
+
+def _log(proc: subprocess.CompletedProcess) -> str:
+    return re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)
+
+
+def _pages(out: Path) -> list[Path]:
+    return sorted(p for p in out.rglob("*.html") if "_static" not in p.parts)
+
+
+def _soup(path: Path) -> BeautifulSoup:
+    return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+
+
+def test_strict_build_passes(build):
+    proc, _ = build
+    log = _log(proc)
+    # Sphinx reports "<where>: WARNING: <what>" (the kernel's own "WARNING |"
+    # start-up notice is not a build warning)
+    problems = [
+        line
+        for line in log.splitlines()
+        if re.search(r"(^|: )(WARNING|ERROR|CRITICAL|SEVERE):", line)
+    ]
+    exit_code = proc.returncode
+    assert exit_code == 0, (
+        f"strict book build failed (exit {exit_code}):\n"
+        + "\n".join(problems or log.splitlines()[-60:])
+    )
+
+
+def test_every_toc_page_is_built(html):
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    files = _toc_files(toc)
+    assert files, "_toc.yml lists no pages"
+    missing = [f for f in files if not (html / Path(f).with_suffix(".html")).is_file()]
+    assert not missing, f"pages in _toc.yml without HTML: {missing}"
+
+
+def test_only_book_pages_are_built(html):
+    # Pages and their sources mirror the source tree, so anything built from
+    # outside book/ shows up under its own top-level folder. (viewcode's
+    # _modules/sparsekit/... pages show the package source, as intended.)
+    stray = []
+    for path in html.rglob("*"):
+        parts = path.relative_to(html).parts
+        if parts[0] == "_sources":
+            parts = parts[1:]
+        if parts and parts[0] in NOT_BOOK:
+            stray.append(path.relative_to(html))
+    assert not stray, f"built from outside book/: {stray[:10]}"
+
+
+def test_bibliography_lists_the_cited_works(html):
+    soup = _soup(html / "book" / "bibliography.html")
+    assert soup.select(".citation"), "the bibliography page is empty"
+
+
+def test_executed_cells_have_no_errors(html):
+    for page in _pages(html):
+        soup = _soup(page)
+        bad = soup.select(
+            ".cell_output .stderr, .cell_output .traceback, .cell_output .error"
+        )
+        assert not bad, f"{page.name}: error output in a cell:\n{bad[0].get_text()}"
+        assert "Traceback (most recent call last)" not in soup.get_text(), page.name
+
+
+def test_mathjax_is_local(html):
+    pages_with_maths = 0
+    for page in _pages(html):
+        soup = _soup(page)
+        for script in soup.find_all("script", src=True):
+            assert "cdn.jsdelivr" not in script["src"], f"{page.name}: {script['src']}"
+        mathjax = [s["src"] for s in soup.find_all("script", src=True)]
+        mathjax = [src for src in mathjax if "mathjax" in src.lower()]
+        if not mathjax:
+            continue
+        pages_with_maths += 1
+        for src in mathjax:
+            parts = urlsplit(src)
+            assert not parts.scheme and not parts.netloc, f"{page.name}: {src}"
+            target = (page.parent / parts.path).resolve()
+            assert target.is_file(), f"{page.name}: {src} -> {target} missing"
+            assert target.is_relative_to(html.resolve())
+    assert pages_with_maths, "no page loads MathJax (the intro has equations)"
+    # and the fonts the CHTML output loads on demand are there too
+    assert list((html / "_static" / "mathjax" / "output" / "chtml").rglob("*.woff"))
+
+
+def test_api_page_lists_every_public_name(html):
+    api = _soup(html / "book" / "api.html")
+    ids = {tag["id"] for tag in api.find_all(id=True)}
+    missing = []
+    for name in API_MODULES:
+        module = importlib.import_module(f"sparsekit.{name}")
+        public = getattr(module, "__all__", None)
+        assert public, f"sparsekit.{name} has no __all__"
+        missing += [
+            f"sparsekit.{name}.{obj}"
+            for obj in public
+            if f"sparsekit.{name}.{obj}" not in ids
+        ]
+    # autodoc skips a public name that has no docstring
+    assert not missing, f"not on the API page (docstring missing?): {missing}"
+
+
+def test_no_solutions_or_hidden_tests_leak(html):
+    for path in html.rglob("*"):
+        if not path.is_file() or "_static" in path.relative_to(html).parts:
+            continue
+        if path.suffix not in {".html", ".js", ".txt", ".ipynb", ".md", ".json"}:
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for marker in LEAK_MARKERS:
+            assert marker not in text, f"{path.relative_to(html)} contains {marker!r}"
+
+
+def test_search_index_exists(html):
+    index = html / "searchindex.js"
+    assert index.is_file()
+    text = index.read_text(encoding="utf-8")
+    assert "book/intro" in text and "sparsekit" in text.lower()
+    assert (html / "search.html").is_file()
+
+
+def test_launch_and_download_buttons(html):
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    org_repo = urlsplit(config["repository"]["url"]).path.strip("/")
+    links = [
+        a["href"] for a in _soup(html / "book" / "intro.html").find_all("a", href=True)
+    ]
+    assert any("mybinder.org" in h and org_repo in h for h in links), "no Binder link"
+    assert any("colab.research.google.com" in h and org_repo in h for h in links)
+    assert any(h.endswith("_sources/book/intro.ipynb") for h in links), "no .ipynb"
