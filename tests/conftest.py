@@ -41,4 +41,4 @@ def _fresh_keras_state():
     keras.config.set_dtype_policy("float32")
     if keras.backend.backend() == "jax":
         keras.distribution.set_distribution(None)
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
