@@ -25,6 +25,12 @@ class TestLayers(LayerHarness):
         ),
         Case("SparseDense", lambda: sk.layers.SparseDense(12, density=0.3, seed=1), (10,)),
         Case("LISTA", lambda: sk.layers.LISTA(units=12, n_layers=3, lam=0.1), (10,)),
+        Case("TopKDense", lambda: sk.layers.TopKDense(12, k=4), (16,)),
+        Case(
+            "TopKDense-sparse",
+            lambda: sk.layers.TopKDense(12, k=4, compute="sparse"),
+            (16,),
+        ),
         Case("DropConnectDense", lambda: sk.dropout.DropConnectDense(12, rate=0.3), (10,)),
         Case(
             "TargetedDropout",

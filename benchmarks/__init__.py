@@ -1,0 +1,1 @@
+"""`make bench`: sparsekit against its baselines, measured side by side."""
