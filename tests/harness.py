@@ -131,7 +131,12 @@ class LayerHarness:
         if backend == "tensorflow":
             import tensorflow as tf
 
-            strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+            # ReductionToOneDevice: the default collective ops reuse instance keys
+            # across strategies in one process and fail on the second model.
+            strategy = tf.distribute.MirroredStrategy(
+                ["/cpu:0", "/cpu:1"],
+                cross_device_ops=tf.distribute.ReductionToOneDevice(),
+            )
             assert strategy.num_replicas_in_sync == 2
             with strategy.scope():
                 model, _ = _model(case)
