@@ -106,11 +106,11 @@ class LayerHarness:
     def test_fit_step_updates_weights(self, case):
         model, _ = _model(case)
         x = _inputs(case)
-        before = [np.array(w) for w in model.trainable_weights]
+        before = [keras.ops.convert_to_numpy(w) for w in model.trainable_weights]
         loss = _fit(model, x)
         assert np.isfinite(loss)
         changed = [
-            not np.array_equal(b, np.array(w))
+            not np.array_equal(b, keras.ops.convert_to_numpy(w))
             for b, w in zip(before, model.trainable_weights)
         ]
         assert all(changed), "every trainable weight should receive a gradient"
