@@ -56,8 +56,8 @@ bench: venv
 	$(PY) -m benchmarks
 
 lint: venv
-	$(BIN)/ruff check sparsekit tests benchmarks
-	$(BIN)/ruff format --check sparsekit tests benchmarks
+	$(BIN)/ruff check sparsekit tests benchmarks grading nbgrader_config.py
+	$(BIN)/ruff format --check sparsekit tests benchmarks grading nbgrader_config.py
 
 clean:
 	rm -rf _build .pytest_cache

@@ -1,0 +1,115 @@
+"""From a student's gradebook, logs and pre-checks to one CSV row."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from nbgrader.api import Gradebook, MissingEntry
+
+from .checks import Findings
+
+COLUMNS = ("student_id", "score", "max_score", "status", "reason")
+GRADED, FAILED, NEEDS_MANUAL = "graded", "failed", "needs_manual"
+# What nbgrader's log says when it drops a submission, and what we tell the instructor.
+FAILURES = (
+    ("DeadKernelError", "kernel died (crash, os._exit or a memory/CPU/process limit)"),
+    ("Kernel died", "kernel died (crash, os._exit or a memory/CPU/process limit)"),
+    ("UnresponsiveKernelError", "kernel stopped responding"),
+    ("CellTimeoutError", "a cell timed out and the kernel could not be interrupted"),
+    ("TimeoutError", "the kernel timed out"),
+)
+
+
+@dataclass
+class Row:
+    """One line of `<ASSIGNMENT>.csv`; `score` is None when nothing was graded."""
+
+    student_id: str
+    score: float | None
+    max_score: float
+    status: str
+    reason: str
+
+    def cells(self) -> list[str]:
+        score = "" if self.score is None else f"{self.score:g}"
+        return [self.student_id, score, f"{self.max_score:g}", self.status, self.reason]
+
+
+def max_score(db_url: str, assignment: str) -> float:
+    """The assignment's total points (autograded and manual)."""
+    with Gradebook(db_url) as gb:
+        return float(gb.find_assignment(assignment).max_score)
+
+
+def make_row(
+    student: str,
+    assignment: str,
+    db_url: str,
+    total: float,
+    findings: Findings,
+    outcome: dict | None,
+    autograded: Path,
+) -> Row:
+    """Decides status and reason; never reports a score nbgrader did not finish."""
+    if findings.failed:
+        return Row(student, None, total, FAILED, "; ".join(findings.failed))
+    if outcome is None or "autograde" not in outcome:
+        reason = (outcome or {}).get("error", "grading process died")
+        return Row(student, None, total, FAILED, reason)
+    auto = outcome["autograde"]
+    if not auto.get("success"):
+        return Row(student, None, total, FAILED, _failure(auto))
+    try:
+        with Gradebook(db_url) as gb:
+            submission = gb.find_submission(assignment, student)
+            score = float(submission.score)
+            pending = sum(
+                float(g.max_score)
+                for nb in submission.notebooks
+                for g in nb.grades
+                if g.auto_score is None and g.manual_score is None
+            )
+    except MissingEntry:
+        return Row(student, None, total, FAILED, "nbgrader stored no grades")
+    notes = findings.manual + _timeouts(autograded)
+    if not outcome.get("feedback", {}).get("success"):
+        notes.append("feedback could not be generated")
+    status = NEEDS_MANUAL if notes else GRADED
+    if pending:
+        notes.append(f"{pending:g} points of written answers to grade by hand")
+    return Row(student, score, total, status, "; ".join(notes))
+
+
+def _failure(auto: dict) -> str:
+    text = auto.get("log", "") + auto.get("error", "")
+    for needle, reason in FAILURES:
+        if needle in text:
+            return reason
+    lines = [ln for ln in text.splitlines() if ln.startswith("[ERROR]")]
+    return "nbgrader failed: " + (lines[0][8:] if lines else "see its log")
+
+
+def _timeouts(autograded: Path) -> list[str]:
+    notes = []
+    for path in sorted(autograded.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        for index, cell in enumerate(nb.cells):
+            for output in cell.get("outputs", []):
+                if output.get("ename") == "CellTimeoutError":
+                    cell_id = cell.metadata.get("nbgrader", {}).get("grade_id", index)
+                    notes.append(f"{path.name}: cell {cell_id} timed out (interrupted)")
+                    break
+    return notes
+
+
+def write_csv(rows: list[Row], path: Path) -> None:
+    """Writes the rows sorted by student id."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(COLUMNS)
+        for row in sorted(rows, key=lambda r: r.student_id):
+            writer.writerow(row.cells())

@@ -1,0 +1,211 @@
+"""`python -m grading run`: sandboxed, parallel autograding of one assignment.
+
+Everything happens in a scratch course under /tmp (short: unix-socket paths must
+stay < 108 bytes): the source is copied in, `generate_assignment` builds the master
+gradebook, and each student is autograded by its own worker process on its own
+copy of that gradebook. Copies, not one shared SQLite file: no locking, a killed
+worker cannot damage anyone else's grades, and the result of a student does not
+depend on who ran beside it, so `--workers N` gives the CSV of a serial run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nbgrader.apps import NbGraderAPI
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from .checks import check_submission
+from .collect import stage
+from .course import RELEASE, SOURCE, InstructorError, check_assignment, nbgrader_config
+from .results import Row, make_row, max_score, write_csv
+from .sandbox import KERNEL_NAME, Limits, Sandbox, sandbox_problem
+
+PACKAGE_PARENT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Options:
+    """What `run` was asked to do."""
+
+    assignment: str
+    submissions: Path
+    out: Path
+    course: Path
+    workers: int = 1
+    timeout: int = 60
+    sandbox: bool = True
+    limits: Limits = field(default_factory=Limits)
+    submission_timeout: int | None = None  # whole submission; default from timeout
+    keep: bool = False
+
+
+def run(opts: Options, console: Console | None = None) -> list[Row]:
+    """Grades every submission; raises InstructorError for instructor-side errors."""
+    console = console or Console(stderr=True)
+    source = check_assignment(opts.course, opts.assignment)
+    if opts.workers < 1 or opts.timeout < 1:
+        raise InstructorError("--workers and --timeout must be positive")
+    if opts.sandbox and (problem := sandbox_problem()):
+        raise InstructorError(f"cannot sandbox student code: {problem}. {_NO_SANDBOX}")
+    scratch = Path(tempfile.mkdtemp(prefix="skg-", dir="/tmp"))
+    try:
+        return _run(opts, source, scratch, console)
+    finally:
+        if opts.keep:
+            console.print(f"scratch course kept in {scratch}")
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+_NO_SANDBOX = "Pass --no-sandbox to grade without one (trusted submissions only)."
+
+
+def _run(opts: Options, source: Path, scratch: Path, console: Console) -> list[Row]:
+    root = scratch / "c"
+    shutil.copytree(source, root / SOURCE / opts.assignment)
+    db_url = f"sqlite:///{scratch / 'gradebook.db'}"
+    config = nbgrader_config(opts.course, root, db_url)
+    made = NbGraderAPI(config=config).generate_assignment(opts.assignment)
+    if not made.get("success"):
+        raise InstructorError(f"generate_assignment failed:\n{made.get('log', '')}")
+    students = stage(opts.submissions, opts.assignment, root, config)
+    sandbox = None
+    if opts.sandbox:
+        sandbox = Sandbox(scratch, opts.limits)
+        if problem := sandbox.self_test(root):
+            raise InstructorError(
+                f"cannot sandbox student code: {problem}. {_NO_SANDBOX}"
+            )
+    total = max_score(db_url, opts.assignment)
+    grader = _Grader(opts, root, scratch, sandbox, total)
+    rows = []
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, TimeElapsedColumn(), console=console) as progress:
+        task = progress.add_task(f"grading {opts.assignment}", total=len(students))
+        with ThreadPoolExecutor(max_workers=opts.workers) as pool:
+            futures = [
+                pool.submit(grader.grade, slot, student)
+                for slot, student in enumerate(students)
+            ]
+            for future in as_completed(futures):
+                rows.append(future.result())
+                progress.advance(task)
+    write_csv(rows, opts.out / f"{opts.assignment}.csv")
+    _summary(rows, opts, console)
+    return sorted(rows, key=lambda r: r.student_id)
+
+
+class _Grader:
+    """Grades one student per call; safe to call from several threads."""
+
+    def __init__(self, opts, root, scratch, sandbox, total) -> None:
+        self.opts, self.root, self.scratch = opts, root, scratch
+        self.sandbox, self.total = sandbox, total
+        self.wall = opts.submission_timeout or 10 * opts.timeout + 60
+
+    def grade(self, slot: int, student: str) -> Row:
+        a = self.opts.assignment
+        findings = check_submission(
+            self.root / "submitted" / student / a, self.root / RELEASE / a
+        )
+        db = self.scratch / "gb" / f"{slot}.db"
+        db.parent.mkdir(exist_ok=True)
+        shutil.copyfile(self.scratch / "gradebook.db", db)
+        db_url = f"sqlite:///{db}"
+        outcome = None
+        if not findings.failed:
+            outcome = self._autograde(slot, student, db_url)
+        row = make_row(
+            student,
+            a,
+            db_url,
+            self.total,
+            findings,
+            outcome,
+            self.root / "autograded" / student / a,
+        )
+        self._copy_feedback(student)
+        return row
+
+    def _autograde(self, slot: int, student: str, db_url: str) -> dict:
+        work = self.scratch / "w" / str(slot)
+        work.mkdir(parents=True)
+        spec = {
+            "course": str(self.opts.course),
+            "root": str(self.root),
+            "db_url": db_url,
+            "assignment": self.opts.assignment,
+            "student": student,
+            "timeout": self.opts.timeout,
+        }
+        env = dict(os.environ, JUPYTER_CONFIG_DIR=str(work / "cfg"))
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+        env["PYTHONPATH"] = str(PACKAGE_PARENT)
+        if self.sandbox is not None:
+            self.sandbox.prepare(slot)
+            spec.update(kernel_name=KERNEL_NAME, ipc_ip=self.sandbox.ipc_ip(slot))
+            env.update(self.sandbox.kernel_env(slot))
+        (work / "spec.json").write_text(json.dumps(spec))
+        cmd = [sys.executable, "-m", "grading.worker"]
+        cmd += [str(work / "spec.json"), str(work / "result.json")]
+        with open(work / "log.txt", "w") as log:
+            proc = subprocess.Popen(
+                cmd,
+                cwd=PACKAGE_PARENT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # one killpg ends the worker and its kernel
+            )
+            try:
+                proc.wait(timeout=self.wall)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                return {"error": f"exceeded {self.wall}s for the whole submission"}
+            finally:
+                if self.sandbox is not None:
+                    self.sandbox.cleanup(slot)
+        if not (work / "result.json").exists():
+            return {"error": f"grading process died (exit {proc.returncode})"}
+        return json.loads((work / "result.json").read_text())
+
+    def _copy_feedback(self, student: str) -> None:
+        a = self.opts.assignment
+        dest = self.opts.out / "feedback" / student / a
+        shutil.rmtree(dest, ignore_errors=True)  # never leave last run's feedback
+        made = self.root / "feedback" / student / a
+        if made.is_dir():
+            shutil.copytree(made, dest, ignore=shutil.ignore_patterns("timestamp.txt"))
+
+
+def _summary(rows: list[Row], opts: Options, console: Console) -> None:
+    counts = {s: sum(r.status == s for r in rows) for s in ("graded", "needs_manual")}
+    counts["failed"] = len(rows) - sum(counts.values())
+    table = Table(title=f"{opts.assignment}: {len(rows)} submissions")
+    for column in ("student", "score", "status", "reason"):
+        table.add_column(column, overflow="fold")
+    for row in sorted(rows, key=lambda r: (r.status == "graded", r.student_id)):
+        cells = row.cells()
+        table.add_row(cells[0], f"{cells[1] or '-'} / {cells[2]}", *cells[3:])
+    console.print(table)
+    console.print(", ".join(f"{n} {s}" for s, n in counts.items()))
+    console.print(f"wrote {opts.out / (opts.assignment + '.csv')}")

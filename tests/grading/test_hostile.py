@@ -1,0 +1,75 @@
+"""One sandboxed run with every hostile submission beside the clean ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from . import students
+from .conftest import read_csv
+
+# student: (score, status, words the reason must contain)
+EXPECTED = {
+    "solution": ("7", "graded", ""),
+    "untouched": ("0", "graded", ""),
+    "partial": ("3.5", "graded", ""),
+    "h_loop": ("5", "needs_manual", "timed out"),
+    "h_sigint": ("", "failed", "kernel"),
+    "h_os_exit": ("", "failed", "kernel died"),
+    "h_sys_exit": ("5", "graded", ""),
+    "h_escape": ("7", "graded", ""),  # squares is right only if nothing leaked
+    "h_cheat": (None, "needs_manual", "AssertionError"),
+    "h_transform": (None, "needs_manual", "get_ipython"),
+    "t_edited": ("5", "needs_manual", "edited"),
+    "t_deleted": ("4", "needs_manual", "deleted"),
+    "f_corrupt": ("", "failed", "unreadable"),
+    "f_renamed": ("", "failed", "my_fixture.ipynb"),
+    "f_missing": ("", "failed", "missing notebook"),
+}
+
+
+@pytest.fixture(scope="module")
+def rows(hostile_run):
+    done, out, _, _ = hostile_run
+    assert done.returncode == 0, done.stderr
+    return read_csv(out / f"{students.NAME}.csv")
+
+
+def test_every_student_has_a_row(rows):
+    assert set(rows) == set(EXPECTED) | {"h_memory", "h_fork"}
+    assert all(r["max_score"] == "9" for r in rows.values())
+
+
+@pytest.mark.parametrize("student", sorted(EXPECTED))
+def test_outcome(rows, student):
+    score, status, reason = EXPECTED[student]
+    row = rows[student]
+    assert (row["status"], reason in row["reason"]) == (status, True), row
+    if score is not None:
+        assert row["score"] == score, row
+
+
+@pytest.mark.parametrize("student", ["h_memory", "h_fork"])
+def test_resource_bombs_earn_nothing_extra(rows, student):
+    row = rows[student]
+    if row["status"] == "failed":
+        assert row["score"] == "" and "kernel" in row["reason"]
+    else:
+        assert float(row["score"]) <= 5
+
+
+def test_failed_is_never_a_silent_zero(rows):
+    for row in rows.values():
+        if row["status"] == "failed":
+            assert row["score"] == "" and row["reason"]
+
+
+def test_sources_and_fixture_untouched(hostile_run):
+    _, _, before, after = hostile_run
+    assert before == after
+
+
+def test_no_cgroups_left_behind():
+    left = list(Path("/sys/fs/cgroup").glob("*/**/sk-grading-*"))
+    assert left == []
