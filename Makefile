@@ -47,7 +47,7 @@ $(MATHJAX_DIR)/tex-chtml.js:
 	mv $(MATHJAX_TMP)/package/es5 $(MATHJAX_DIR)
 	rm -rf $(MATHJAX_TMP)
 
-test: venv mathjax
+test: venv mathjax lint
 	$(PY) -m pytest tests -m "not book"
 	KERAS_BACKEND=jax $(PY) -m pytest tests/sparsekit
 	$(PY) -m pytest tests -m book

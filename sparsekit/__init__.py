@@ -1,4 +1,4 @@
-"""sparsekit: sparse activations, sparse coding, pruning and sparsity metrics for Keras 3.
+"""sparsekit: sparse activations, sparse coding, pruning and metrics for Keras 3.
 
 Example:
 

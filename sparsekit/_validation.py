@@ -34,7 +34,9 @@ def check_int(
     in_range = _is_integer(value) and (low is None or value >= low)
     in_range = in_range and (high is None or value <= high)
     if not in_range:
-        raise invalid_argument(name, _describe("an integer", low, high, True, True), value)
+        raise invalid_argument(
+            name, _describe("an integer", low, high, True, True), value
+        )
     return int(value)
 
 

@@ -38,7 +38,9 @@ class Case:
     covers: tuple[type, ...] = field(default_factory=tuple)
 
 
-def regularizer_case(id: str, make_regularizer, *, on: str = "activity", units: int = 12):
+def regularizer_case(
+    id: str, make_regularizer, *, on: str = "activity", units: int = 12
+):
     """A case for a regulariser applied to a Dense layer's activity or kernel."""
 
     def make():
@@ -101,7 +103,9 @@ class LayerHarness:
         model.save(path)
         loaded = keras.saving.load_model(path)
         expected = model.predict(x, verbose=0)
-        np.testing.assert_allclose(loaded.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            loaded.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-6
+        )
 
     def test_fit_step_updates_weights(self, case):
         model, _ = _model(case)
@@ -111,7 +115,7 @@ class LayerHarness:
         assert np.isfinite(loss)
         changed = [
             not np.array_equal(b, keras.ops.convert_to_numpy(w))
-            for b, w in zip(before, model.trainable_weights)
+            for b, w in zip(before, model.trainable_weights, strict=True)
         ]
         assert all(changed), "every trainable weight should receive a gradient"
 

@@ -1,5 +1,4 @@
-"""Dropout variants: DropConnect and targeted dropout.
-"""
+"""Dropout variants: DropConnect and targeted dropout."""
 
 from sparsekit.dropout.dropconnect import DropConnectDense
 from sparsekit.dropout.targeted import TargetedDropout

@@ -23,7 +23,9 @@ class TestLayers(LayerHarness):
             (16,),
             data=_digits_like,
         ),
-        Case("SparseDense", lambda: sk.layers.SparseDense(12, density=0.3, seed=1), (10,)),
+        Case(
+            "SparseDense", lambda: sk.layers.SparseDense(12, density=0.3, seed=1), (10,)
+        ),
         Case("LISTA", lambda: sk.layers.LISTA(units=12, n_layers=3, lam=0.1), (10,)),
         Case("TopKDense", lambda: sk.layers.TopKDense(12, k=4), (16,)),
         Case(
@@ -31,7 +33,9 @@ class TestLayers(LayerHarness):
             lambda: sk.layers.TopKDense(12, k=4, compute="sparse"),
             (16,),
         ),
-        Case("DropConnectDense", lambda: sk.dropout.DropConnectDense(12, rate=0.3), (10,)),
+        Case(
+            "DropConnectDense", lambda: sk.dropout.DropConnectDense(12, rate=0.3), (10,)
+        ),
         Case(
             "TargetedDropout",
             lambda: sk.dropout.TargetedDropout(rate=0.5, target_rate=0.5),
@@ -42,11 +46,17 @@ class TestLayers(LayerHarness):
 
 class TestRegularizers(LayerHarness):
     cases = [
-        regularizer_case("KLSparsity", lambda: sk.regularizers.KLSparsity(rho=0.05, beta=3.0)),
-        regularizer_case("Hoyer", lambda: sk.regularizers.Hoyer(strength=1e-2)),
-        regularizer_case("HoyerSquare", lambda: sk.regularizers.HoyerSquare(strength=1e-2)),
         regularizer_case(
-            "GroupLasso-kernel", lambda: sk.regularizers.GroupLasso(strength=1e-2), on="kernel"
+            "KLSparsity", lambda: sk.regularizers.KLSparsity(rho=0.05, beta=3.0)
+        ),
+        regularizer_case("Hoyer", lambda: sk.regularizers.Hoyer(strength=1e-2)),
+        regularizer_case(
+            "HoyerSquare", lambda: sk.regularizers.HoyerSquare(strength=1e-2)
+        ),
+        regularizer_case(
+            "GroupLasso-kernel",
+            lambda: sk.regularizers.GroupLasso(strength=1e-2),
+            on="kernel",
         ),
     ]
 
