@@ -75,8 +75,21 @@ def topk_mask(x: Any, k: int, *, axis: int | None = None) -> Any:
 
 def _kernel(x: Any, k: int) -> Any:
     """Mask of the k largest entries along the last axis, ties to the lowest index."""
-    values, _ = ops.top_k(x, k, sorted=True)
-    threshold = values[..., k - 1 : k]
+    # Unsorted top-k is ~2x cheaper than sorted on CPU; its minimum is the k-th value.
+    values, _ = ops.top_k(x, k, sorted=False)
+    threshold = ops.min(values, axis=-1, keepdims=True)
+    at_least = ops.greater_equal(x, threshold)
+    no_ties = ops.all(ops.equal(ops.sum(ops.cast(at_least, "int32"), axis=-1), k))
+    # The cumulative count that settles ties costs as much as the top-k itself,
+    # so it only runs when some row has more than k entries at its threshold.
+    return ops.cond(
+        no_ties,
+        lambda: ops.cast(at_least, x.dtype),
+        lambda: _break_ties(x, threshold, k),
+    )
+
+
+def _break_ties(x: Any, threshold: Any, k: int) -> Any:
     greater = ops.cast(ops.greater(x, threshold), "int32")
     equal = ops.cast(ops.equal(x, threshold), "int32")
     # Fewer than k entries lie strictly above the k-th value; the rest of the
