@@ -93,10 +93,18 @@ def hostile_run(course, release_nb, tmp_path_factory):
     out = base / "out"
     students.hostile_set(release_nb, base / "subs", course, out)
     before = digest(course / "solutions"), digest(FIXTURE)
+    cgroups_before = set(grading_cgroups())
     done = grading(
         "--course", str(course), "run", students.NAME, "--submissions",
         str(base / "subs"), "--out", str(out), "--workers", "2", "--timeout", "6",
         "--cpu-seconds", "9", "--memory-mb", "1536", "--nproc", "64",
     )  # fmt: skip
     after = digest(course / "solutions"), digest(FIXTURE)
-    return done, out, before, after
+    # Only this run's cgroups count: other grading runs may share the machine.
+    new_cgroups = sorted(set(grading_cgroups()) - cgroups_before)
+    return done, out, before, after, new_cgroups
+
+
+def grading_cgroups() -> list[Path]:
+    """The per-kernel cgroups any grading run has left on this machine."""
+    return list(Path("/sys/fs/cgroup").glob("*/**/sk-grading-*"))
