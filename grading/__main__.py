@@ -61,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
             memory_bytes=args.memory_mb << 20,
             cpu_seconds=args.cpu_seconds or 10 * args.timeout,
             nproc=args.nproc,
+            # Parallel kernels share the cores instead of each claiming all.
+            blas_threads=max(1, (os.cpu_count() or 1) // max(1, args.workers)),
         )
         run(
             Options(

@@ -153,6 +153,10 @@ def _bwrap_args(policy: dict, cwd: str, conn: str) -> list[str]:
         "PYTHONNOUSERSITE": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
     }
+    if policy.get("blas_threads"):
+        threads = str(policy["blas_threads"])
+        for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[name] = threads
     env.update({k: os.environ[k] for k in PASS_ENV if k in os.environ})
     for key, value in env.items():
         args += ["--setenv", key, value]

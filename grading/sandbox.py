@@ -34,6 +34,9 @@ class Limits:
     file_bytes: int = 256 << 20
     tmpfs_bytes: int = 256 << 20
     nproc: int = 512  # threads count too: TF starts dozens
+    # BLAS threads per kernel (0: library default). One thread per core in each of
+    # N parallel kernels made small numpy products 10-25x slower here.
+    blas_threads: int = 0
 
 
 def sandbox_problem() -> str | None:
