@@ -138,6 +138,21 @@ def test_every_toc_page_is_built(html):
     assert not missing, f"pages in _toc.yml without HTML: {missing}"
 
 
+CHAPTER_PARTS = ("why", "advantages", "techniques", "applications", "conclusion")
+
+
+def test_every_chapter_has_objectives_a_figure_and_references(html):
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    chapters = [f for f in _toc_files(toc) if Path(f).parts[1] in CHAPTER_PARTS]
+    assert len(chapters) == 16, f"the course has 16 chapters; _toc.yml: {chapters}"
+    for chapter in chapters:
+        soup = _soup(html / Path(chapter).with_suffix(".html"))
+        assert "Learning objectives" in soup.get_text(), chapter
+        assert soup.select(".bd-article img"), f"{chapter}: no figure"
+        cites = soup.select("a.reference[href*='bibliography.html']")
+        assert cites, f"{chapter}: cites nothing"
+
+
 def test_only_book_pages_are_built(html):
     # Pages and their sources mirror the source tree, so anything built from
     # outside book/ shows up under its own top-level folder. (viewcode's
