@@ -76,6 +76,27 @@ def check_bool(name: str, value: Any) -> bool:
     return value
 
 
+def check_axes(
+    name: str, value: Any, *, expected: str, keywords: tuple = (None,)
+) -> Any:
+    """Returns one of `keywords`, an int, or a tuple of distinct ints.
+
+    For `axis`-like arguments checked before the tensor's rank is known.
+    """
+    if any(value is k or (isinstance(k, str) and value == k) for k in keywords):
+        return value
+    if _is_integer(value):
+        return int(value)
+    if (
+        isinstance(value, (list, tuple))
+        and value
+        and all(_is_integer(a) for a in value)
+        and len(set(value)) == len(value)
+    ):
+        return tuple(int(a) for a in value)
+    raise invalid_argument(name, expected, value)
+
+
 def _describe(
     kind: str,
     low: float | None,

@@ -3,30 +3,13 @@
 from __future__ import annotations
 
 import math
-import numbers
-from collections.abc import Sequence
 
 import keras
 from keras import ops
 
-from sparsekit._validation import check_float, invalid_argument
+from sparsekit._validation import check_axes, check_float, invalid_argument
 
 _AXIS_EXPECTED = "None, an int or a sequence of distinct ints"
-
-
-def _check_axis(axis: object) -> int | tuple[int, ...] | None:
-    """Checks `axis` before the rank of the kernel is known."""
-    if axis is None:
-        return None
-    if isinstance(axis, numbers.Integral) and not isinstance(axis, bool):
-        return int(axis)
-    if isinstance(axis, Sequence) and not isinstance(axis, str) and axis:
-        if all(
-            isinstance(a, numbers.Integral) and not isinstance(a, bool) for a in axis
-        ):
-            if len(set(axis)) == len(axis):
-                return tuple(int(a) for a in axis)
-    raise invalid_argument("axis", _AXIS_EXPECTED, axis)
 
 
 @keras.saving.register_keras_serializable(package="sparsekit")
@@ -72,7 +55,7 @@ class GroupLasso(keras.regularizers.Regularizer):
 
     def __init__(self, strength: float = 0.01, axis=-1):
         self.strength = check_float("strength", strength, low=0.0)
-        self.axis = _check_axis(axis)
+        self.axis = check_axes("axis", axis, expected=_AXIS_EXPECTED)
 
     def _norm_axes(self, ndim: int) -> tuple[int, ...]:
         """The axes reduced within a group, for a kernel of rank `ndim`."""

@@ -2,31 +2,13 @@
 
 from __future__ import annotations
 
-import numbers
-from collections.abc import Sequence
-
 import keras
 from keras import ops
 
-from sparsekit._validation import check_float, invalid_argument
+from sparsekit._validation import check_axes, check_float, invalid_argument
 
 SAMPLE = "sample"
 _AXIS_EXPECTED = '"sample", None, an int or a sequence of distinct ints'
-
-
-def _check_axis(axis: object) -> str | int | tuple[int, ...] | None:
-    """Checks `axis` before the rank of the regularised tensor is known."""
-    if axis is None or axis == SAMPLE:
-        return axis
-    if isinstance(axis, numbers.Integral) and not isinstance(axis, bool):
-        return int(axis)
-    if isinstance(axis, Sequence) and not isinstance(axis, str) and axis:
-        if all(
-            isinstance(a, numbers.Integral) and not isinstance(a, bool) for a in axis
-        ):
-            if len(set(axis)) == len(axis):
-                return tuple(int(a) for a in axis)
-    raise invalid_argument("axis", _AXIS_EXPECTED, axis)
 
 
 def _reduction_axes(axis: str | int | tuple[int, ...] | None, ndim: int) -> tuple:
@@ -58,7 +40,9 @@ class _HoyerBase(keras.regularizers.Regularizer):
 
     def __init__(self, strength: float = 0.01, axis=SAMPLE):
         self.strength = check_float("strength", strength, low=0.0)
-        self.axis = _check_axis(axis)
+        self.axis = check_axes(
+            "axis", axis, expected=_AXIS_EXPECTED, keywords=(None, SAMPLE)
+        )
 
     def __call__(self, x):
         # Mixed precision hands in bfloat16; the norms need float32.
