@@ -42,3 +42,15 @@ def check_matrix(name: str, value: Any, *, n_rows=None, n_cols=None):
     if not bool(ops.convert_to_numpy(ops.all(ops.isfinite(tensor)))):
         raise array_error(name, "finite values", f"{name} containing NaN or inf")
     return tensor
+
+
+def check_signals_and_dictionary(x: Any, dictionary: Any) -> tuple[Any, Any]:
+    """Checks `x` `(n_samples, n_features)` and a dictionary with matching features."""
+    x = check_matrix("x", x)
+    n_features = ops.shape(x)[1]
+    dictionary = check_matrix(
+        "dictionary",
+        dictionary,
+        n_cols=(n_features, f"shape (n_atoms, {n_features}) to match x's features"),
+    )
+    return x, dictionary

@@ -7,7 +7,10 @@ from typing import Any
 from keras import ops
 
 from sparsekit._validation import check_float, check_int
-from sparsekit.coding._checks import array_error, check_matrix
+from sparsekit.coding._checks import (
+    array_error,
+    check_signals_and_dictionary,
+)
 from sparsekit.coding._compile import compiled
 
 
@@ -46,18 +49,12 @@ def omp(x: Any, dictionary: Any, n_nonzero: int, *, tol: float | None = None) ->
     >>> D = rng.normal(size=(32, 16)); x = rng.normal(size=(5, 16))
     >>> codes = sk.coding.omp(x, D, n_nonzero=3)  # 3 non-zeros per row
     """
-    x = check_matrix("x", x)
-    n_features = ops.shape(x)[1]
-    dictionary = check_matrix(
-        "dictionary",
-        dictionary,
-        n_cols=(n_features, f"shape (n_atoms, {n_features}) to match x's features"),
-    )
+    x, dictionary = check_signals_and_dictionary(x, dictionary)
     norms = ops.sqrt(ops.sum(ops.square(dictionary), axis=1))
     if not bool(ops.convert_to_numpy(ops.all(norms > 0))):
         raise array_error("dictionary", "atoms of non-zero norm", "a zero atom")
     n_atoms = ops.shape(dictionary)[0]
-    high = min(n_atoms, n_features)
+    high = min(n_atoms, ops.shape(x)[1])
     n_nonzero = check_int("n_nonzero", n_nonzero, low=1, high=high)
     tol = None if tol is None else check_float("tol", tol, low=0.0)
     return _kernel(x, dictionary, n_nonzero, tol)

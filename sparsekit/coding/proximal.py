@@ -19,7 +19,11 @@ import numpy as np
 from keras import ops
 
 from sparsekit._validation import check_bool, check_float, check_int
-from sparsekit.coding._checks import array_error, check_matrix
+from sparsekit.coding._checks import (
+    array_error,
+    check_matrix,
+    check_signals_and_dictionary,
+)
 from sparsekit.coding._compile import compiled
 
 _TINY = 1e-30
@@ -169,13 +173,7 @@ def _kernel(x, dictionary, lam, *, n_iter, tol, positive, init, accelerated, his
 
 
 def _validate(x, dictionary, lam, n_iter, tol, positive, init, return_history):
-    x = check_matrix("x", x)
-    n_features = ops.shape(x)[1]
-    dictionary = check_matrix(
-        "dictionary",
-        dictionary,
-        n_cols=(n_features, f"shape (n_atoms, {n_features}) to match x's features"),
-    )
+    x, dictionary = check_signals_and_dictionary(x, dictionary)
     if not bool(ops.convert_to_numpy(ops.any(dictionary != 0))):
         raise array_error("dictionary", "at least one non-zero atom", "all zeros")
     if init is not None:

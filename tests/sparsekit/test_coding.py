@@ -1,34 +1,22 @@
 """sk.coding solvers: soft_threshold, ista, fista, omp against scikit-learn."""
 
-import functools
 import warnings
 
 import keras
 import numpy as np
 import pytest
-from sklearn.datasets import load_sample_images
 from sklearn.decomposition import sparse_encode
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import orthogonal_mp
 
 import sparsekit as sk
+from tests.sparsekit._patches import raw_patches
 
 SOLVERS = {"ista": sk.coding.ista, "fista": sk.coding.fista}
 
 
-@functools.cache
 def natural_patches(n=400, size=8, seed=0):
-    """Grayscale, mean-removed patches of scikit-learn's two sample images."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for image in load_sample_images().images:
-        gray = image.mean(axis=2) / 255.0
-        for _ in range(n // 2):
-            i = rng.integers(0, gray.shape[0] - size)
-            j = rng.integers(0, gray.shape[1] - size)
-            out.append(gray[i : i + size, j : j + size].ravel())
-    x = np.asarray(out)
-    return x - x.mean(axis=1, keepdims=True)
+    return raw_patches(n, seed, size)
 
 
 def unit_atoms(n_atoms, n_features, seed=0):

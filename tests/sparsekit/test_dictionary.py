@@ -1,31 +1,18 @@
 """sk.coding.DictionaryLearning on natural image patches."""
 
-import functools
-
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.datasets import load_sample_images
 from sklearn.exceptions import NotFittedError
 
 import sparsekit as sk
+from tests.sparsekit._patches import raw_patches
 
 SETTINGS = dict(lam=0.02, n_iter=3, batch_size=256, code_n_iter=30)
 
 
-@functools.cache
 def natural_patches(n, seed, size=8):
-    """Grayscale, mean-removed patches of scikit-learn's two sample images."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for image in load_sample_images().images:
-        gray = image.mean(axis=2) / 255.0
-        for _ in range(n // 2):
-            i = rng.integers(0, gray.shape[0] - size)
-            j = rng.integers(0, gray.shape[1] - size)
-            out.append(gray[i : i + size, j : j + size].ravel())
-    x = np.asarray(out, dtype="float32")
-    return x - x.mean(axis=1, keepdims=True)
+    return raw_patches(n, seed, size).astype("float32")
 
 
 @pytest.fixture(scope="module")
