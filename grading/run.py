@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -35,6 +33,7 @@ from rich.table import Table
 from .checks import check_submission
 from .collect import stage
 from .course import RELEASE, SOURCE, InstructorError, check_assignment, nbgrader_config
+from .pool import WorkerPool
 from .results import Row, make_row, max_score, write_csv
 from .sandbox import KERNEL_NAME, Limits, Sandbox, sandbox_problem
 
@@ -100,14 +99,17 @@ def _run(opts: Options, source: Path, scratch: Path, console: Console) -> list[R
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeElapsedColumn(), console=console) as progress:
         task = progress.add_task(f"grading {opts.assignment}", total=len(students))
-        with ThreadPoolExecutor(max_workers=opts.workers) as pool:
-            futures = [
-                pool.submit(grader.grade, slot, student)
-                for slot, student in enumerate(students)
-            ]
-            for future in as_completed(futures):
-                rows.append(future.result())
-                progress.advance(task)
+        try:
+            with ThreadPoolExecutor(max_workers=opts.workers) as pool:
+                futures = [
+                    pool.submit(grader.grade, slot, student)
+                    for slot, student in enumerate(students)
+                ]
+                for future in as_completed(futures):
+                    rows.append(future.result())
+                    progress.advance(task)
+        finally:
+            grader.pool.close()
     write_csv(rows, opts.out / f"{opts.assignment}.csv")
     _summary(rows, opts, console)
     return sorted(rows, key=lambda r: r.student_id)
@@ -120,6 +122,11 @@ class _Grader:
         self.opts, self.root, self.scratch = opts, root, scratch
         self.sandbox, self.total = sandbox, total
         self.wall = opts.submission_timeout or 10 * opts.timeout + 60
+        env = dict(os.environ, JUPYTER_CONFIG_DIR=str(scratch / "jupyter-config"))
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+        env["PYTHONPATH"] = str(PACKAGE_PARENT)
+        (scratch / "logs").mkdir()
+        self.pool = WorkerPool(env, PACKAGE_PARENT, scratch / "logs")
 
     def grade(self, slot: int, student: str) -> Row:
         a = self.opts.assignment
@@ -155,37 +162,20 @@ class _Grader:
             "assignment": self.opts.assignment,
             "student": student,
             "timeout": self.opts.timeout,
+            "result": str(work / "result.json"),
         }
-        env = dict(os.environ, JUPYTER_CONFIG_DIR=str(work / "cfg"))
-        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-        env["PYTHONPATH"] = str(PACKAGE_PARENT)
         if self.sandbox is not None:
             self.sandbox.prepare(slot)
             spec.update(kernel_name=KERNEL_NAME, ipc_ip=self.sandbox.ipc_ip(slot))
-            env.update(self.sandbox.kernel_env(slot))
+            spec["env"] = self.sandbox.kernel_env(slot)
         (work / "spec.json").write_text(json.dumps(spec))
-        cmd = [sys.executable, "-m", "grading.worker"]
-        cmd += [str(work / "spec.json"), str(work / "result.json")]
-        with open(work / "log.txt", "w") as log:
-            proc = subprocess.Popen(
-                cmd,
-                cwd=PACKAGE_PARENT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # one killpg ends the worker and its kernel
-            )
-            try:
-                proc.wait(timeout=self.wall)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-                return {"error": f"exceeded {self.wall}s for the whole submission"}
-            finally:
-                if self.sandbox is not None:
-                    self.sandbox.cleanup(slot)
-        if not (work / "result.json").exists():
-            return {"error": f"grading process died (exit {proc.returncode})"}
+        try:
+            problem = self.pool.worker().ask(work / "spec.json", self.wall)
+        finally:
+            if self.sandbox is not None:
+                self.sandbox.cleanup(slot)
+        if problem is not None:
+            return {"error": problem}
         return json.loads((work / "result.json").read_text())
 
     def _copy_feedback(self, student: str) -> None:

@@ -1,13 +1,17 @@
-"""One student, one process: `python -m grading.worker SPEC.json RESULT.json`.
+"""A grading worker: `python -m grading.worker`, one per `--workers` slot.
 
-The grader starts this per student (in parallel for disjoint students), each with
-its own copy of the gradebook, so a crash or kill affects one submission only.
-Autograde and feedback run through nbgrader's own API in this process.
+It reads one spec path per line on stdin, autogrades and writes feedback for that
+student through nbgrader's API (on the student's own gradebook copy), writes the
+result JSON the spec names and answers the spec path on its reply channel. One
+process serves many students so nbgrader's import (~2 s) is paid once per worker;
+a student whose grading kills or hangs the worker costs only that student: the
+grader kills it and starts a fresh one for the next.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -18,6 +22,8 @@ from .course import nbgrader_config
 
 def grade(spec: dict) -> dict:
     """Autogrades and writes feedback for one student; returns nbgrader's logs."""
+    # The student's kernelspec (sandbox policy) is found through these variables.
+    os.environ.update(spec.get("env", {}))
     config = nbgrader_config(Path(spec["course"]), Path(spec["root"]), spec["db_url"])
     # The most specific trait wins, so pin both the class and its parent.
     config.Execute.timeout = config.ExecutePreprocessor.timeout = spec["timeout"]
@@ -35,11 +41,22 @@ def grade(spec: dict) -> dict:
     return result
 
 
-def main(argv: list[str]) -> int:
-    spec = json.loads(Path(argv[1]).read_text())
-    Path(argv[2]).write_text(json.dumps(grade(spec)))
+def main() -> int:
+    # Replies go to a private copy of stdout, and fd 1 becomes the log, so nothing
+    # else in this process or its children can write on the reply channel.
+    replies = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    for line in sys.stdin:
+        spec_path = Path(line.strip())
+        spec = json.loads(spec_path.read_text())
+        try:
+            result = grade(spec)
+        except Exception as err:  # one student's error must not end the worker
+            result = {"error": f"grading error: {type(err).__name__}: {err}"}
+        Path(spec["result"]).write_text(json.dumps(result))
+        replies.write(f"{spec_path}\n")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(main())
