@@ -4,7 +4,8 @@ Usage:
     python -m benchmarks [--quick] [--rows KEY[,KEY...]] [--device cpu|gpu]
                          [--out PATH]
 
-Row keys: topk-train, matmul-b1, matmul-b64, fista, pruning (a prefix such as
+Row keys: topk-train, matmul-b1, matmul-b64, fista, pruning, grading-sandbox,
+grading-workers (a prefix such as
 `matmul` selects several). Results go to `benchmarks/results/bench.json`.
 """
 
@@ -19,7 +20,7 @@ import traceback
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bench.json"
-GROUPS = ("topk_train", "matmul", "fista", "pruning")
+GROUPS = ("topk_train", "matmul", "fista", "pruning", "grading")
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -131,6 +132,10 @@ def _print_table(rows, info) -> None:
                 "empty_call_s",
                 "fista_iterations",
                 "relative_gap",
+                "students",
+                "nbgrader_autograde_plus_feedback_s",
+                "ratio_vs_autograde_plus_feedback",
+                "same_csv",
             )
             if k in row.notes
         }
@@ -142,11 +147,11 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     _set_device(args.device)
     # Imported here: the environment above must be set before Keras loads.
-    from benchmarks import fista, matmul, pruning, topk_train
+    from benchmarks import fista, grading, matmul, pruning, topk_train
     from benchmarks._timing import NotAvailable, machine_info
 
     modules = {"topk_train": topk_train, "matmul": matmul}
-    modules.update(fista=fista, pruning=pruning)
+    modules.update(fista=fista, pruning=pruning, grading=grading)
     specs = [spec for group in GROUPS for spec in modules[group].SPECS]
     specs = _selected(specs, args.rows)
     info = machine_info(args.device)
