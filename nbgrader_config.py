@@ -22,9 +22,7 @@ c.OverwriteCells.add_missing_cells = True
 # Per-cell limit; `python -m grading run --timeout S` overrides it.
 c.ExecutePreprocessor.timeout = 60
 
-# `zip_collect` (LMS downloads): files named `<student>_<notebook>.ipynb`, optionally
-# with Canvas' `late_` and `<id>_<id>_` prefix. The regexp sees the absolute path.
-c.FileNameCollectorPlugin.named_regexp = (
-    r".*/(?P<student_id>[A-Za-z0-9.\-]+)_(?:late_)?(?:\d+_\d+_)?"
-    r"(?P<file_id>[^/]+\.ipynb)$"
-)
+# `zip_collect` (LMS downloads): `python -m grading run` reads file names as
+# `<student>_<notebook>.ipynb` (Canvas' `late_`/`<id>_<id>_` prefix allowed) from
+# the released notebook names. Set FileNameCollectorPlugin.named_regexp here only
+# for another LMS's naming; it must define `student_id` and `file_id` groups.

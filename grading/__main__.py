@@ -1,4 +1,4 @@
-"""Command line: `python -m grading release|run ...` (see grading/README.md)."""
+"""Command line: `python -m grading release|run|export ...` (see grading/README.md)."""
 
 from __future__ import annotations
 
@@ -37,6 +37,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--nproc", type=int, default=Limits.nproc, help="tasks per kernel")
     run.add_argument("--no-sandbox", action="store_true", help="trusted code only")
     run.add_argument("--keep", action="store_true", help="keep the scratch course")
+    exp = sub.add_parser(
+        "export", help="after manual grading: refresh the CSV and feedback from DIR"
+    )
+    exp.add_argument("assignment", metavar="ASSIGNMENT")
+    exp.add_argument("--out", type=Path, required=True, metavar="DIR")
     return parser
 
 
@@ -54,6 +59,11 @@ def main(argv: list[str] | None = None) -> int:
 
             for name in release(args.course.resolve(), args.assignments):
                 console.print(f"released {name}")
+            return 0
+        if args.command == "export":
+            from .export import export
+
+            export(args.course.resolve(), args.out.resolve(), args.assignment, console)
             return 0
         from .run import Options, run
 

@@ -4,19 +4,21 @@ Two layouts are accepted:
 
 - a folder of `<student>/<ASSIGNMENT>/*.ipynb` (nbgrader's own `submitted/` layout);
 - an LMS download: a `.zip` file, or a folder of files and/or zips, handed to
-  nbgrader's `zip_collect`. File names must match
-  `FileNameCollectorPlugin.named_regexp` (the course's nbgrader_config.py; default
-  `<student>_<notebook>.ipynb`, Canvas' `<student>_[late_]<id>_<id>_<notebook>.ipynb`
-  works too).
+  nbgrader's `zip_collect`. Unless the course's nbgrader_config.py sets
+  `FileNameCollectorPlugin.named_regexp`, file names are read as
+  `<student>_<notebook>.ipynb` with the released notebook names spelled out, so a
+  student id may itself contain `_`; Canvas' `<student>_[late_]<id>_<id>_` prefix
+  and `-<n>` resubmission suffix are accepted.
 
-zip_collect skips files whose name is not a released notebook; they are put back
-here so the student is flagged (renamed notebook) instead of silently vanishing.
+Nobody is dropped silently: a file zip_collect skips (a renamed notebook, a name
+that does not parse) becomes a student of its own, flagged by the pre-checks.
 """
 
 from __future__ import annotations
 
 import re
 import shutil
+from copy import deepcopy
 from pathlib import Path
 
 from nbgrader.apps import ZipCollectApp
@@ -25,7 +27,23 @@ from traitlets.config import Config
 
 from .course import InstructorError
 
-STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@\-]*$")
+# Any name that is a single, non-hidden path component (ids become folder names).
+STUDENT_ID = re.compile(r"^[^./\\\x00-\x1f][^/\\\x00-\x1f]{0,127}$")
+NOT_STUDENTS = {"__MACOSX"}  # what zip tools add beside the real folders
+
+
+def zip_regexp(notebooks: list[str]) -> str:
+    """`named_regexp` for `<student>_[late_][<id>_<id>_]<notebook>[-<n>].ipynb`.
+
+    zip_collect matches it against the absolute path. Spelling out the notebook
+    names lets the (lazy) student id contain `_`.
+    """
+    names = "|".join(re.escape(Path(nb).stem) for nb in sorted(notebooks))
+    return (
+        # Not macOS resource forks (`__MACOSX/._name`), which zip tools add.
+        r"^(?!.*/__MACOSX/).*/(?P<student_id>[^/.][^/]*?)(?:_late)?(?:_\d+_\d+)?"
+        rf"_(?P<file_id>{names})(?:-\d+)?\.ipynb$"
+    )
 
 
 def stage(path: Path, assignment: str, root: Path, config: Config) -> list[str]:
@@ -37,8 +55,10 @@ def stage(path: Path, assignment: str, root: Path, config: Config) -> list[str]:
         # Every top-level folder is a student: one without the assignment folder
         # is staged empty and so flagged, not dropped.
         for student_dir in sorted(p for p in path.iterdir() if p.is_dir()):
-            if not STUDENT_ID.match(student_dir.name):
+            if student_dir.name in NOT_STUDENTS or student_dir.name.startswith("."):
                 continue
+            if not STUDENT_ID.match(student_dir.name):
+                raise InstructorError(f"not a usable student id: {student_dir.name!r}")
             dest = submitted / student_dir.name / assignment
             if (student_dir / assignment).is_dir():
                 shutil.copytree(student_dir / assignment, dest)
@@ -64,19 +84,30 @@ def _zip_collect(path: Path, assignment: str, root: Path, config: Config) -> Non
         shutil.copytree(path, archive, dirs_exist_ok=True)
     else:
         shutil.copy(path, archive)
+    config = deepcopy(config)
+    if not config.FileNameCollectorPlugin.get("named_regexp"):
+        released = root / "exercises" / assignment
+        notebooks = [nb.name for nb in released.glob("*.ipynb")]
+        config.FileNameCollectorPlugin.named_regexp = zip_regexp(notebooks)
     app = ZipCollectApp(config=config)
     app.coursedir = CourseDirectory(config=config)
     app.coursedir.assignment_id = assignment
     app.force = True
     app.start()
-    # Files zip_collect skipped (not a released notebook name): keep them.
+    # Files zip_collect skipped are staged as their own student, named after the
+    # file, so the pre-checks flag them (renamed notebook) instead of losing them.
     regexp = re.compile(app.collector_plugin_inst.named_regexp)
     extracted = root / "downloaded" / assignment / "extracted"
     for file in sorted(extracted.rglob("*.ipynb")):
-        match = regexp.match(str(file))
-        if match is None or not STUDENT_ID.match(match["student_id"]):
+        if NOT_STUDENTS & set(file.parts) or ".ipynb_checkpoints" in file.parts:
             continue
-        dest = root / "submitted" / match["student_id"] / assignment
+        match = regexp.match(str(file))
+        if match is not None and (root / "submitted" / match["student_id"]).is_dir():
+            continue
+        student = match["student_id"] if match else file.stem
+        if not STUDENT_ID.match(student):
+            raise InstructorError(f"not a usable student id: {student!r} ({file})")
+        dest = root / "submitted" / student / assignment
         dest.mkdir(parents=True, exist_ok=True)
-        if not (dest / Path(match["file_id"]).name).exists():
-            shutil.copy(file, dest / Path(match["file_id"]).name)
+        if not (dest / file.name).exists():
+            shutil.copy(file, dest / file.name)

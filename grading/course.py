@@ -15,12 +15,6 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SOURCE = "solutions"
 RELEASE = "exercises"
 SOLUTION_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS")
-# LMS downloads: `<student>_<notebook>.ipynb`, Canvas' `<student>_[late_]<id>_<id>_`
-# prefix allowed. zip_collect matches it against the absolute path.
-DEFAULT_ZIP_REGEXP = (
-    r".*/(?P<student_id>[A-Za-z0-9.\-]+)_(?:late_)?(?:\d+_\d+_)?"
-    r"(?P<file_id>[^/]+\.ipynb)$"
-)
 
 
 class InstructorError(Exception):
@@ -79,7 +73,5 @@ def nbgrader_config(course: Path, root: Path, db_url: str) -> Config:
     pinned.GenerateFeedback.preprocessors = feedback
     # A deleted test cell is put back and run rather than silently scoring 0.
     pinned.OverwriteCells.add_missing_cells = True
-    if not config.FileNameCollectorPlugin.get("named_regexp"):
-        pinned.FileNameCollectorPlugin.named_regexp = DEFAULT_ZIP_REGEXP
     config.merge(pinned)
     return config

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,12 +67,7 @@ def make_row(
         with Gradebook(db_url) as gb:
             submission = gb.find_submission(assignment, student)
             score = float(submission.score)
-            pending = sum(
-                float(g.max_score)
-                for nb in submission.notebooks
-                for g in nb.grades
-                if g.auto_score is None and g.manual_score is None
-            )
+            pending = pending_points(submission)
     except MissingEntry:
         return Row(student, None, total, FAILED, "nbgrader stored no grades")
     notes = findings.manual + _timeouts(autograded)
@@ -79,8 +75,22 @@ def make_row(
         notes.append("feedback could not be generated")
     status = NEEDS_MANUAL if notes else GRADED
     if pending:
-        notes.append(f"{pending:g} points of written answers to grade by hand")
+        notes.append(pending_note(pending))
     return Row(student, score, total, status, "; ".join(notes))
+
+
+def pending_points(submission) -> float:
+    """Points of the submission's cells nobody has scored yet (written answers)."""
+    return sum(
+        float(g.max_score)
+        for nb in submission.notebooks
+        for g in nb.grades
+        if g.auto_score is None and g.manual_score is None
+    )
+
+
+def pending_note(points: float) -> str:
+    return f"{points:g} points of written answers to grade by hand"
 
 
 def _failure(auto: dict) -> str:
@@ -105,11 +115,49 @@ def _timeouts(autograded: Path) -> list[str]:
     return notes
 
 
+def read_csv(path: Path) -> list[Row]:
+    """The rows of an earlier run's CSV (none if there is no such file)."""
+    if not path.exists():
+        return []
+    with path.open(newline="") as f:
+        return [
+            Row(
+                r["student_id"],
+                float(r["score"]) if r["score"] else None,
+                float(r["max_score"]),
+                r["status"],
+                r["reason"],
+            )
+            for r in csv.DictReader(f)
+        ]
+
+
 def write_csv(rows: list[Row], path: Path) -> None:
-    """Writes the rows sorted by student id."""
+    """Writes the rows sorted by student id, keeping earlier rows of other students.
+
+    A later run on some students (a late submission, a regrade) replaces their rows
+    only: nothing graded before is lost. The file is replaced atomically.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as f:
+    mine = {row.student_id for row in rows}
+    kept = [row for row in read_csv(path) if row.student_id not in mine]
+    partial = path.with_name(path.name + ".partial")
+    with partial.open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(COLUMNS)
-        for row in sorted(rows, key=lambda r: r.student_id):
+        for row in sorted(rows + kept, key=lambda r: r.student_id):
             writer.writerow(row.cells())
+    partial.replace(path)
+
+
+def write_failure_page(row: Row, assignment: str, folder: Path) -> None:
+    """Feedback for a submission that could not be graded: what went wrong."""
+    folder.mkdir(parents=True, exist_ok=True)
+    title = f"{html.escape(assignment)}: your submission could not be graded"
+    (folder / "not-graded.html").write_text(
+        f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{title}</title>"
+        f"</head><body><h1>{title}</h1>\n<p>Reason: {html.escape(row.reason)}</p>\n"
+        "<p>No score was recorded. Check the notebook with <code>nbgrader "
+        "validate</code> (see the course's student guide) and ask your instructor "
+        "about resubmitting.</p></body></html>\n"
+    )

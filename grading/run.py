@@ -31,10 +31,11 @@ from rich.progress import (
 from rich.table import Table
 
 from .checks import check_submission
+from .classbook import ClassCourse
 from .collect import stage
 from .course import RELEASE, SOURCE, InstructorError, check_assignment, nbgrader_config
 from .pool import WorkerPool
-from .results import Row, make_row, max_score, write_csv
+from .results import FAILED, Row, make_row, max_score, write_csv, write_failure_page
 from .sandbox import KERNEL_NAME, Limits, Sandbox, sandbox_problem
 
 PACKAGE_PARENT = Path(__file__).resolve().parent.parent
@@ -86,6 +87,8 @@ def _run(opts: Options, source: Path, scratch: Path, console: Console) -> list[R
     if not made.get("success"):
         raise InstructorError(f"generate_assignment failed:\n{made.get('log', '')}")
     students = stage(opts.submissions, opts.assignment, root, config)
+    classbook = ClassCourse(opts.out, opts.course, opts.assignment)
+    classbook.prepare(source)
     sandbox = None
     if opts.sandbox:
         sandbox = Sandbox(scratch, opts.limits)
@@ -94,7 +97,7 @@ def _run(opts: Options, source: Path, scratch: Path, console: Console) -> list[R
                 f"cannot sandbox student code: {problem}. {_NO_SANDBOX}"
             )
     total = max_score(db_url, opts.assignment)
-    grader = _Grader(opts, root, scratch, sandbox, total)
+    grader = _Grader(opts, root, scratch, sandbox, total, classbook)
     rows = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeElapsedColumn(), console=console) as progress:
@@ -118,9 +121,9 @@ def _run(opts: Options, source: Path, scratch: Path, console: Console) -> list[R
 class _Grader:
     """Grades one student per call; safe to call from several threads."""
 
-    def __init__(self, opts, root, scratch, sandbox, total) -> None:
+    def __init__(self, opts, root, scratch, sandbox, total, classbook) -> None:
         self.opts, self.root, self.scratch = opts, root, scratch
-        self.sandbox, self.total = sandbox, total
+        self.sandbox, self.total, self.classbook = sandbox, total, classbook
         self.wall = opts.submission_timeout or 10 * opts.timeout + 60
         env = dict(os.environ, JUPYTER_CONFIG_DIR=str(scratch / "jupyter-config"))
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
@@ -149,7 +152,11 @@ class _Grader:
             outcome,
             self.root / "autograded" / student / a,
         )
-        self._copy_feedback(student)
+        if row.status == FAILED:
+            self.classbook.forget(student)
+        else:
+            self.classbook.record(student, db_url, self.root)
+        self._copy_feedback(row)
         return row
 
     def _autograde(self, slot: int, student: str, db_url: str) -> dict:
@@ -178,12 +185,14 @@ class _Grader:
             return {"error": problem}
         return json.loads((work / "result.json").read_text())
 
-    def _copy_feedback(self, student: str) -> None:
+    def _copy_feedback(self, row: Row) -> None:
         a = self.opts.assignment
-        dest = self.opts.out / "feedback" / student / a
+        dest = self.opts.out / "feedback" / row.student_id / a
         shutil.rmtree(dest, ignore_errors=True)  # never leave last run's feedback
-        made = self.root / "feedback" / student / a
-        if made.is_dir():
+        made = self.root / "feedback" / row.student_id / a
+        if row.status == FAILED:
+            write_failure_page(row, a, dest)
+        elif made.is_dir():
             shutil.copytree(made, dest, ignore=shutil.ignore_patterns("timestamp.txt"))
 
 

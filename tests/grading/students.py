@@ -87,8 +87,11 @@ def hostile(course: Path, out: Path) -> dict[str, dict[str, str]]:
         "../../../../gradebook.db",
         "../../../../gb/0.db",
     ]
-    read = _leak_probe([source, *relatives, "/etc/shadow"])
-    write = _write_probe([source, *relatives, str(out / f"{NAME}.csv")])
+    class_gradebook = str(out / "course" / "gradebook.db")
+    read = _leak_probe([source, *relatives, class_gradebook, "/etc/shadow"])
+    write = _write_probe(
+        [source, *relatives, class_gradebook, str(out / f"{NAME}.csv")]
+    )
     return {
         "h_loop": _before_squares("while True:\n    pass"),
         "h_sigint": _before_squares(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import html
+
 import pytest
+from nbgrader.api import Gradebook
 
 from . import students
 from .conftest import read_csv
@@ -61,6 +64,30 @@ def test_failed_is_never_a_silent_zero(rows):
     for row in rows.values():
         if row["status"] == "failed":
             assert row["score"] == "" and row["reason"]
+
+
+def test_failed_students_get_a_page_saying_why(hostile_run, rows):
+    _, out, *_ = hostile_run
+    for student, row in rows.items():
+        folder = out / "feedback" / student / students.NAME
+        pages = sorted(p.name for p in folder.iterdir())
+        if row["status"] == "failed":
+            assert pages == ["not-graded.html"], student
+            assert html.escape(row["reason"]) in (folder / pages[0]).read_text()
+        else:
+            assert pages == [f"{students.NAME}.html"], student
+
+
+def test_class_gradebook_holds_exactly_the_graded_students(hostile_run, rows):
+    _, out, *_ = hostile_run
+    with Gradebook(f"sqlite:///{out / 'course' / 'gradebook.db'}") as gb:
+        scores = {
+            s.student.id: f"{s.score:g}"
+            for s in gb.find_assignment(students.NAME).submissions
+        }
+    assert scores == {
+        student: row["score"] for student, row in rows.items() if row["score"]
+    }
 
 
 def test_sources_and_fixture_untouched(hostile_run):

@@ -1,0 +1,135 @@
+"""The class's nbgrader course, `OUT/course/`: every graded student in one gradebook.
+
+`run` grades each student on a private gradebook copy in a scratch course (see
+run.py). As each student finishes, their grades and notebooks are copied here, so
+the instructor has one ordinary nbgrader course to open in formgrader for the
+written answers, and `python -m grading export` re-reads the scores from it.
+
+Only submissions that were graded are entered: nbgrader would export a failed one
+as 0, and a failed regrade removes the student's earlier, now stale, submission.
+Nothing here is for students: only `OUT/feedback/` is.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.apps import NbGraderAPI
+
+from .course import RELEASE, REPO_ROOT, SOURCE, InstructorError, nbgrader_config
+
+COURSE_DIR = "course"
+_CONFIG = '''"""The class's nbgrader course, written by `python -m grading run`.
+
+Run `jupyter lab` (or `nbgrader formgrader`) in this folder to grade the written
+answers, then `python -m grading export ASSIGNMENT --out ..` from the course
+repository to refresh the CSV and the (redacted) feedback.
+"""
+
+import os
+import sys
+
+c = get_config()  # noqa: F821
+here = os.path.dirname(os.path.abspath(__file__))
+c.CourseDirectory.root = here
+c.CourseDirectory.source_directory = "{source}"
+c.CourseDirectory.release_directory = "{release}"
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(here, "gradebook.db")
+c.CourseDirectory.course_id = {course_id!r}
+# Feedback from formgrader must hide hidden tests and their tracebacks too.
+sys.path.insert(0, {package_parent!r})
+c.GenerateFeedback.preprocessors = {feedback!r}
+c.OverwriteCells.add_missing_cells = True
+'''
+
+
+class ClassCourse:
+    """`out/course`: created on the first run, updated by every later one."""
+
+    def __init__(self, out: Path, course: Path, assignment: str) -> None:
+        self.root = out / COURSE_DIR
+        self.course, self.assignment = course, assignment
+        self.db_url = f"sqlite:///{self.root / 'gradebook.db'}"
+        self._lock = threading.Lock()
+
+    def config(self):
+        return nbgrader_config(self.course, self.root, self.db_url)
+
+    def prepare(self, source: Path) -> None:
+        """Copies the assignment's source in and (re)generates it in the gradebook."""
+        config = self.config()
+        dest = self.root / SOURCE / self.assignment
+        shutil.rmtree(dest, ignore_errors=True)
+        shutil.copytree(source, dest)
+        (self.root / "nbgrader_config.py").write_text(
+            _CONFIG.format(
+                source=SOURCE,
+                release=RELEASE,
+                course_id=config.CourseDirectory.course_id,
+                package_parent=str(REPO_ROOT),
+                feedback=list(config.GenerateFeedback.preprocessors),
+            )
+        )
+        made = NbGraderAPI(config=config).generate_assignment(
+            self.assignment, force=True
+        )
+        if not made.get("success"):
+            raise InstructorError(
+                f"could not update the class gradebook {self.root / 'gradebook.db'} "
+                f"(did the assignment's cells change after grading?):\n"
+                f"{made.get('log', '')}{made.get('error', '')}"
+            )
+
+    def record(self, student: str, student_db_url: str, scratch_root: Path) -> None:
+        """Copies a graded student's submission, grades and comments in."""
+        with self._lock:
+            for step in ("submitted", "autograded"):
+                dest = self.root / step / student / self.assignment
+                shutil.rmtree(dest, ignore_errors=True)
+                shutil.copytree(scratch_root / step / student / self.assignment, dest)
+            with Gradebook(student_db_url) as src, Gradebook(self.db_url) as gb:
+                _copy_submission(src, gb, self.assignment, student)
+
+    def forget(self, student: str) -> None:
+        """Removes a student's earlier submission (this one failed)."""
+        with self._lock:
+            for step in ("submitted", "autograded"):
+                shutil.rmtree(
+                    self.root / step / student / self.assignment, ignore_errors=True
+                )
+            with Gradebook(self.db_url) as gb:
+                try:
+                    gb.remove_submission(self.assignment, student)
+                except MissingEntry:
+                    pass
+
+
+def _copy_submission(src: Gradebook, gb: Gradebook, assignment: str, student: str):
+    theirs = src.find_submission(assignment, student)
+    try:
+        gb.remove_submission(assignment, student)
+    except MissingEntry:
+        pass
+    gb.update_or_create_student(student)
+    ours = gb.add_submission(assignment, student, timestamp=theirs.timestamp)
+    ours.extension = theirs.extension
+    notebooks = {nb.name: nb for nb in ours.notebooks}
+    for their_nb in theirs.notebooks:
+        our_nb = notebooks[their_nb.name]
+        our_nb.flagged = their_nb.flagged
+        our_nb.late_submission_penalty = their_nb.late_submission_penalty
+        grades = {g.name: g for g in our_nb.grades}
+        for grade in their_nb.grades:
+            mine = grades[grade.name]
+            mine.auto_score, mine.manual_score = grade.auto_score, grade.manual_score
+            mine.extra_credit = grade.extra_credit
+            mine.needs_manual_grade = grade.needs_manual_grade
+        comments = {c.name: c for c in our_nb.comments}
+        for comment in their_nb.comments:
+            mine = comments[comment.name]
+            mine.auto_comment = comment.auto_comment
+            mine.manual_comment = comment.manual_comment
+    gb.db.commit()
