@@ -118,6 +118,10 @@ def _bwrap_args(policy: dict, cwd: str, conn: str) -> list[str]:
     args += ["--unshare-cgroup-try"]
     if not root:
         args += ["--unshare-user"]
+        if policy.get("disable_userns"):
+            # Else the kernel makes a user namespace of its own and mounts tmpfs
+            # there: memory no rlimit counts, and as non-root no cgroup caps.
+            args += ["--disable-userns"]
     for path in SYSTEM_DIRS:
         if os.path.islink(path):
             args += ["--symlink", os.readlink(path), path]
@@ -131,16 +135,23 @@ def _bwrap_args(policy: dict, cwd: str, conn: str) -> list[str]:
     tmp = str(policy["tmpfs_bytes"])
     args += ["--perms", "1777", "--size", tmp, "--tmpfs", "/tmp"]
     made = {"/", "/tmp"}
+    # Remounted read-only at the end: with --unshare-user the kernel owns every
+    # folder bwrap makes, so / (and /etc, /root...) and /dev would be writable,
+    # uncapped tmpfs.
+    sealed = ["/", "/dev"]
     for path in policy["ro_binds"]:
-        args += _parents(path, made) + ["--ro-bind", path, path]
+        args += _parents(path, made, sealed) + ["--ro-bind", path, path]
     # The notebook folder is a fresh tmpfs with the submission's files bound
     # read-only into it: writes land in memory (size-capped), never on disk.
-    args += _parents(cwd, made) + ["--perms", "1777", "--size", tmp, "--tmpfs", cwd]
+    args += _parents(cwd, made, sealed)
+    args += ["--perms", "1777", "--size", tmp, "--tmpfs", cwd]
     for name in sorted(os.listdir(cwd)):
         args += ["--ro-bind", os.path.join(cwd, name), os.path.join(cwd, name)]
     ipc = policy["ipc_dir"]
-    args += _parents(ipc, made) + ["--bind", ipc, ipc]
-    args += _parents(conn, made) + ["--ro-bind", conn, conn]
+    args += _parents(ipc, made, sealed) + ["--bind", ipc, ipc]
+    args += _parents(conn, made, sealed) + ["--ro-bind", conn, conn]
+    for path in sealed:
+        args += ["--remount-ro", path]
     args += ["--chdir", cwd, "--hostname", "sandbox"]
     args += ["--clearenv"]
     env = {
@@ -168,7 +179,7 @@ def _bwrap_args(policy: dict, cwd: str, conn: str) -> list[str]:
     return args
 
 
-def _parents(path: str, made: set[str]) -> list[str]:
+def _parents(path: str, made: set[str], sealed: list[str]) -> list[str]:
     """Mount points' ancestors, made 0755: bwrap would create them 0700 (root's)."""
     args = []
     parts = os.path.dirname(path).split("/")
@@ -176,7 +187,13 @@ def _parents(path: str, made: set[str]) -> list[str]:
         folder = "/".join(parts[:i])
         if folder not in made:
             made.add(folder)
-            args += ["--perms", "0755", "--dir", folder]
+            if os.path.dirname(folder) == "/tmp":
+                # In the writable /tmp: a tmpfs of its own, sealed read-only later
+                # (the kernel owns it under --unshare-user, so chmod would not do).
+                args += ["--perms", "0755", "--tmpfs", folder]
+                sealed.append(folder)
+            else:
+                args += ["--perms", "0755", "--dir", folder]
     return args
 
 

@@ -72,6 +72,8 @@ class Sandbox:
         shutil.copyfile(Path(__file__).with_name("_launch.py"), self.launcher)
         self.launcher.chmod(0o644)
         self.ro_binds = _read_only_roots()
+        # Older bubblewrap (< 0.8) lacks the option: nested user namespaces stay.
+        self.disable_userns = not self.root and _bwrap_has("--disable-userns")
 
     def kernel_env(self, slot: int) -> dict[str, str]:
         """Environment for the worker that grades the student in `slot`."""
@@ -107,6 +109,7 @@ class Sandbox:
             "path": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
             "cgroup": f"sk-grading-{self.uid_base}-{slot}",
             "cgroup_record": str(base / "cgroups"),
+            "disable_userns": self.disable_userns,
             **self.limits.__dict__,
         }
         policy_path = base / "policy.json"
@@ -141,7 +144,9 @@ class Sandbox:
         cwd = self.run_dir / "probe"
         cwd.mkdir(exist_ok=True)
         (cwd / "data.txt").write_text("visible")
-        checks = _PROBE.format(secret=str(secret), root=self.root)
+        checks = _PROBE.format(
+            secret=str(secret), root=self.root, no_userns=self.disable_userns
+        )
         cmd = [sys.executable, "-I", str(self.launcher), str(policy)]
         cmd += [sys.executable, "-c", checks]
         try:
@@ -173,6 +178,14 @@ except OSError:
 if {root}:
     assert os.getuid() != 0 and os.geteuid() != 0, "kernel runs as root"
 try:
+    open("/probe.txt", "w")  # as non-root the kernel owns / (a bwrap tmpfs)
+    raise AssertionError("/ writable")
+except OSError:
+    pass
+if {no_userns}:  # unshare(CLONE_NEWUSER) must fail
+    import ctypes
+    assert ctypes.CDLL(None).unshare(0x10000000) != 0, "nested user namespaces"
+try:
     socket.create_connection(("1.1.1.1", 53), timeout=2)
     raise AssertionError("network reachable")
 except OSError:
@@ -180,6 +193,17 @@ except OSError:
 assert os.getpid() < 10, "no PID namespace"
 print("PROBE-OK")
 """
+
+
+def _bwrap_has(option: str) -> bool:
+    """Whether the installed bubblewrap knows `option` (per `bwrap --help`)."""
+    try:
+        out = subprocess.run(
+            ["bwrap", "--help"], capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return option in out.stdout
 
 
 def _uid_taken(uid: int) -> bool:
