@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
@@ -54,6 +55,16 @@ class ClassCourse:
         self.course, self.assignment = course, assignment
         self.db_url = f"sqlite:///{self.root / 'gradebook.db'}"
         self._lock = threading.Lock()
+        self._ready: Future | None = None
+
+    def prepare_in_background(self, source: Path) -> None:
+        """Runs `prepare` on a thread of its own: grading need not wait for it
+        (nbgrader makes a new gradebook through a slow `alembic` process)."""
+        self._ready = ThreadPoolExecutor(max_workers=1).submit(self.prepare, source)
+
+    def _wait(self) -> None:
+        if self._ready is not None:
+            self._ready.result()  # re-raises prepare's InstructorError
 
     def config(self):
         return nbgrader_config(self.course, self.root, self.db_url)
@@ -85,6 +96,7 @@ class ClassCourse:
 
     def record(self, student: str, student_db_url: str, scratch_root: Path) -> None:
         """Copies a graded student's submission, grades and comments in."""
+        self._wait()
         with self._lock:
             for step in ("submitted", "autograded"):
                 dest = self.root / step / student / self.assignment
@@ -95,6 +107,7 @@ class ClassCourse:
 
     def forget(self, student: str) -> None:
         """Removes a student's earlier submission (this one failed)."""
+        self._wait()
         with self._lock:
             for step in ("submitted", "autograded"):
                 shutil.rmtree(

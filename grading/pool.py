@@ -1,19 +1,21 @@
-"""Long-lived `grading.worker` processes, one per grading thread.
+"""Long-lived `grading.worker` processes, one per `--workers` slot.
 
-Each thread of the grader's pool owns one worker and hands it one student at a
-time. A worker that overruns the submission's time limit, or dies, is killed with
-its whole process group and replaced by a fresh one for the next student.
+A grading thread borrows an idle worker and hands it one student at a time. A
+worker that overruns the submission's time limit, or dies, is killed with its
+whole process group and replaced by a fresh one for the next student.
 """
 
 from __future__ import annotations
 
 import os
+import queue
 import select
 import signal
 import subprocess
 import sys
-import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -27,7 +29,7 @@ class WorkerProcess:
     def ask(self, spec: Path, timeout: float) -> str | None:
         """Sends `spec`; returns None when answered, else why there is no answer."""
         if self.proc is None or self.proc.poll() is not None:
-            self._start()
+            self.start()
         try:
             self.proc.stdin.write(f"{spec}\n")
             self.proc.stdin.flush()
@@ -48,7 +50,7 @@ class WorkerProcess:
         self.stop()
         return f"exceeded {timeout:g}s for the whole submission"
 
-    def _start(self) -> None:
+    def start(self) -> None:
         with open(self.log, "a") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "grading.worker"],
@@ -85,21 +87,28 @@ class WorkerProcess:
 
 
 class WorkerPool:
-    """Hands each calling thread a worker of its own."""
+    """`size` workers, started at once so their imports overlap the grader's set-up.
 
-    def __init__(self, env: dict[str, str], cwd: Path, logs: Path) -> None:
-        self.env, self.cwd, self.logs = env, cwd, logs
-        self._local = threading.local()
-        self._all: list[WorkerProcess] = []
-        self._lock = threading.Lock()
+    `with pool.worker() as w:` lends an idle one to the calling thread.
+    """
 
-    def worker(self) -> WorkerProcess:
-        if getattr(self._local, "worker", None) is None:
-            with self._lock:
-                log = self.logs / f"worker-{len(self._all)}.log"
-                self._local.worker = WorkerProcess(self.env, self.cwd, log)
-                self._all.append(self._local.worker)
-        return self._local.worker
+    def __init__(self, env: dict[str, str], cwd: Path, logs: Path, size: int) -> None:
+        logs.mkdir(parents=True, exist_ok=True)
+        self._all = [
+            WorkerProcess(env, cwd, logs / f"worker-{i}.log") for i in range(size)
+        ]
+        self._idle: queue.SimpleQueue[WorkerProcess] = queue.SimpleQueue()
+        for worker in self._all:
+            worker.start()
+            self._idle.put(worker)
+
+    @contextmanager
+    def worker(self) -> Iterator[WorkerProcess]:
+        worker = self._idle.get()
+        try:
+            yield worker
+        finally:
+            self._idle.put(worker)
 
     def close(self) -> None:
         for worker in self._all:

@@ -81,38 +81,49 @@ _NO_SANDBOX = "Pass --no-sandbox to grade without one (trusted submissions only)
 def _run(opts: Options, source: Path, scratch: Path, console: Console) -> list[Row]:
     root = scratch / "c"
     shutil.copytree(source, root / SOURCE / opts.assignment)
-    db_url = f"sqlite:///{scratch / 'gradebook.db'}"
-    config = nbgrader_config(opts.course, root, db_url)
-    made = NbGraderAPI(config=config).generate_assignment(opts.assignment)
-    if not made.get("success"):
-        raise InstructorError(f"generate_assignment failed:\n{made.get('log', '')}")
-    students = stage(opts.submissions, opts.assignment, root, config)
-    classbook = ClassCourse(opts.out, opts.course, opts.assignment)
-    classbook.prepare(source)
-    sandbox = None
-    if opts.sandbox:
-        sandbox = Sandbox(scratch, opts.limits)
-        if problem := sandbox.self_test(root):
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(scratch / "jupyter-config"))
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONPATH"] = str(PACKAGE_PARENT)
+    pool = WorkerPool(env, PACKAGE_PARENT, scratch / "logs", opts.workers)
+    try:
+        return _grade_all(opts, source, scratch, root, pool, console)
+    finally:
+        pool.close()
+
+
+def _grade_all(opts, source, scratch, root, pool, console) -> list[Row]:
+    sandbox = Sandbox(scratch, opts.limits) if opts.sandbox else None
+    # The workers (importing nbgrader) and the sandbox probe run in processes of
+    # their own while this one builds the scratch and class courses.
+    with ThreadPoolExecutor(max_workers=1) as early:
+        probe = early.submit(sandbox.self_test, root) if sandbox else None
+        db_url = f"sqlite:///{scratch / 'gradebook.db'}"
+        config = nbgrader_config(opts.course, root, db_url)
+        made = NbGraderAPI(config=config).generate_assignment(opts.assignment)
+        if not made.get("success"):
+            log = made.get("log", "")
+            raise InstructorError(f"generate_assignment failed:\n{log}")
+        students = stage(opts.submissions, opts.assignment, root, config)
+        classbook = ClassCourse(opts.out, opts.course, opts.assignment)
+        classbook.prepare_in_background(source)
+        if probe is not None and (problem := probe.result()):
             raise InstructorError(
                 f"cannot sandbox student code: {problem}. {_NO_SANDBOX}"
             )
     total = max_score(db_url, opts.assignment)
-    grader = _Grader(opts, root, scratch, sandbox, total, classbook)
+    grader = _Grader(opts, root, scratch, sandbox, total, classbook, pool)
     rows = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeElapsedColumn(), console=console) as progress:
         task = progress.add_task(f"grading {opts.assignment}", total=len(students))
-        try:
-            with ThreadPoolExecutor(max_workers=opts.workers) as pool:
-                futures = [
-                    pool.submit(grader.grade, slot, student)
-                    for slot, student in enumerate(students)
-                ]
-                for future in as_completed(futures):
-                    rows.append(future.result())
-                    progress.advance(task)
-        finally:
-            grader.pool.close()
+        with ThreadPoolExecutor(max_workers=opts.workers) as threads:
+            futures = [
+                threads.submit(grader.grade, slot, student)
+                for slot, student in enumerate(students)
+            ]
+            for future in as_completed(futures):
+                rows.append(future.result())
+                progress.advance(task)
     write_csv(rows, opts.out / f"{opts.assignment}.csv")
     _summary(rows, opts, console)
     return sorted(rows, key=lambda r: r.student_id)
@@ -121,15 +132,11 @@ def _run(opts: Options, source: Path, scratch: Path, console: Console) -> list[R
 class _Grader:
     """Grades one student per call; safe to call from several threads."""
 
-    def __init__(self, opts, root, scratch, sandbox, total, classbook) -> None:
+    def __init__(self, opts, root, scratch, sandbox, total, classbook, pool) -> None:
         self.opts, self.root, self.scratch = opts, root, scratch
         self.sandbox, self.total, self.classbook = sandbox, total, classbook
+        self.pool = pool
         self.wall = opts.submission_timeout or 10 * opts.timeout + 60
-        env = dict(os.environ, JUPYTER_CONFIG_DIR=str(scratch / "jupyter-config"))
-        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-        env["PYTHONPATH"] = str(PACKAGE_PARENT)
-        (scratch / "logs").mkdir()
-        self.pool = WorkerPool(env, PACKAGE_PARENT, scratch / "logs")
 
     def grade(self, slot: int, student: str) -> Row:
         a = self.opts.assignment
@@ -177,7 +184,8 @@ class _Grader:
             spec["env"] = self.sandbox.kernel_env(slot)
         (work / "spec.json").write_text(json.dumps(spec))
         try:
-            problem = self.pool.worker().ask(work / "spec.json", self.wall)
+            with self.pool.worker() as worker:
+                problem = worker.ask(work / "spec.json", self.wall)
         finally:
             if self.sandbox is not None:
                 self.sandbox.cleanup(slot)
