@@ -136,6 +136,7 @@ def _print_table(rows, info) -> None:
                 "nbgrader_autograde_plus_feedback_s",
                 "ratio_vs_autograde_plus_feedback",
                 "same_csv",
+                "two_plain_notebooks_at_once_speedup",
             )
             if k in row.notes
         }
