@@ -77,6 +77,15 @@ _DISK = (
 )
 
 
+_IPC_FILL = (
+    "import os, sys\n"
+    "IPC = os.path.dirname(sys.argv[sys.argv.index('-f') + 1])\n"
+    "try:\n    with open(os.path.join(IPC, 'fill.bin'), 'wb') as f:\n"
+    "        for _ in range(8):\n            f.write(b'0' * 2**20)\n"
+    "    IPC_BIG = True\nexcept OSError:\n    IPC_BIG = False\n"
+)
+
+
 def hostile(course: Path, out: Path) -> dict[str, dict[str, str]]:
     """The hostile students; `course` and `out` are paths a breach would reach."""
     source = str(course / "solutions" / NAME / f"{NAME}.ipynb")
@@ -123,6 +132,8 @@ def hostile(course: Path, out: Path) -> dict[str, dict[str, str]]:
             "soft_threshold": "np.testing.assert_allclose = lambda *a, **k: None\n"
             "def soft_threshold(x, lam):\n    return x",
         },
+        # The socket folder is shared with the grader: it must not take 8 MiB.
+        "h_ipc": {"squares": _IPC_FILL + _squares_if("not IPC_BIG")["squares"]},
         "h_transform": {
             "squares": "get_ipython().input_transformers_cleanup.append("
             "lambda lines: ['pass\\n'])\n" + WRONG_SQUARES

@@ -20,6 +20,7 @@ EXPECTED = {
     "h_os_exit": ("", "failed", "kernel died"),
     "h_sys_exit": ("5", "graded", ""),
     "h_escape": ("7", "graded", ""),  # squares is right only if nothing leaked
+    "h_ipc": ("7", "graded", ""),  # ... if the socket folder is size-capped
     "h_cheat": (None, "needs_manual", "AssertionError"),
     "h_transform": (None, "needs_manual", "get_ipython"),
     "t_edited": ("5", "needs_manual", "edited"),
