@@ -11,6 +11,8 @@ from pathlib import Path
 
 from traitlets.config import Config, PyFileConfigLoader
 
+from .bounded import autograde_preprocessors
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SOURCE = "solutions"
 RELEASE = "exercises"
@@ -71,6 +73,10 @@ def nbgrader_config(course: Path, root: Path, db_url: str) -> Config:
         "nbgrader.preprocessors.ClearHiddenTests",
     ]
     pinned.GenerateFeedback.preprocessors = feedback
+    # Outputs are capped: the grader writes them to disk outside the sandbox.
+    pinned.Autograde.autograde_preprocessors = autograde_preprocessors(
+        config.Autograde.get("autograde_preprocessors")
+    )
     # A deleted test cell is put back and run rather than silently scoring 0.
     pinned.OverwriteCells.add_missing_cells = True
     config.merge(pinned)

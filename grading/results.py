@@ -10,6 +10,7 @@ from pathlib import Path
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
+from .bounded import TRUNCATED
 from .checks import Findings
 
 COLUMNS = ("student_id", "score", "max_score", "status", "reason")
@@ -76,6 +77,8 @@ def make_row(
     status = NEEDS_MANUAL if notes else GRADED
     if pending:
         notes.append(pending_note(pending))
+    if _truncated(autograded):
+        notes.append("outputs beyond the size limit were dropped (the score stands)")
     return Row(student, score, total, status, "; ".join(notes))
 
 
@@ -130,6 +133,10 @@ def read_csv(path: Path) -> list[Row]:
             )
             for r in csv.DictReader(f)
         ]
+
+
+def _truncated(autograded: Path) -> bool:
+    return any(TRUNCATED in p.read_text() for p in autograded.glob("*.ipynb"))
 
 
 def write_csv(rows: list[Row], path: Path) -> None:

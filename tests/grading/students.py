@@ -134,6 +134,12 @@ def hostile(course: Path, out: Path) -> dict[str, dict[str, str]]:
         },
         # The socket folder is shared with the grader: it must not take 8 MiB.
         "h_ipc": {"squares": _IPC_FILL + _squares_if("not IPC_BIG")["squares"]},
+        # 16 MiB of output (the grader keeps 4 MiB), then a wrong answer: the
+        # failing test's error must survive the cut.
+        "h_output": {
+            "squares": "import sys\nfor _ in range(16):\n    print('x' * 2**20)\n"
+            "    sys.stderr.write('e' * 2**10)\n" + WRONG_SQUARES
+        },
         "h_transform": {
             "squares": "get_ipython().input_transformers_cleanup.append("
             "lambda lines: ['pass\\n'])\n" + WRONG_SQUARES

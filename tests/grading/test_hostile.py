@@ -21,6 +21,7 @@ EXPECTED = {
     "h_sys_exit": ("5", "graded", ""),
     "h_escape": ("7", "graded", ""),  # squares is right only if nothing leaked
     "h_ipc": ("7", "graded", ""),  # ... if the socket folder is size-capped
+    "h_output": ("5", "graded", "size limit"),  # wrong squares, output capped
     "h_cheat": (None, "needs_manual", "AssertionError"),
     "h_transform": (None, "needs_manual", "get_ipython"),
     "t_edited": ("5", "needs_manual", "edited"),
@@ -65,6 +66,16 @@ def test_failed_is_never_a_silent_zero(rows):
     for row in rows.values():
         if row["status"] == "failed":
             assert row["score"] == "" and row["reason"]
+
+
+def test_output_flood_is_cut_before_it_reaches_disk(hostile_run):
+    _, out, *_ = hostile_run
+    written = [
+        out / "course" / "autograded" / "h_output" / students.NAME,
+        out / "feedback" / "h_output" / students.NAME,
+    ]
+    sizes = [p.stat().st_size for folder in written for p in folder.iterdir()]
+    assert sizes and max(sizes) < 6 * 2**20, sizes
 
 
 def test_failed_students_get_a_page_saying_why(hostile_run, rows):
