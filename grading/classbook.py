@@ -12,9 +12,12 @@ Nothing here is for students: only `OUT/feedback/` is.
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 import threading
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
@@ -118,6 +121,21 @@ class ClassCourse:
                     gb.remove_submission(self.assignment, student)
                 except MissingEntry:
                     pass
+
+
+@contextmanager
+def exclusive(out: Path) -> Iterator[None]:
+    """Holds `out/.grading.lock`: one run or export writes to `out` at a time."""
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / ".grading.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise InstructorError(
+                f"another `python -m grading` run or export is writing to {out}; "
+                "wait for it to finish"
+            ) from None
+        yield
 
 
 def _copy_submission(src: Gradebook, gb: Gradebook, assignment: str, student: str):

@@ -19,7 +19,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.apps import NbGraderAPI
 from rich.console import Console
 
-from .classbook import COURSE_DIR, ClassCourse
+from .classbook import COURSE_DIR, ClassCourse, exclusive
 from .course import InstructorError
 from .results import FAILED, Row, pending_note, pending_points, read_csv, write_csv
 
@@ -38,13 +38,13 @@ def export(course: Path, out: Path, assignment: str, console: Console) -> list[R
         )
     api = NbGraderAPI(config=classbook.config())
     rows = []
-    with Gradebook(classbook.db_url) as gb:
+    with exclusive(out), Gradebook(classbook.db_url) as gb:
         for row in read_csv(csv_path):
             if row.status != FAILED:
                 row = _refresh(row, gb, assignment)
                 _feedback(api, classbook.root, out, assignment, row.student_id)
             rows.append(row)
-    write_csv(rows, csv_path)
+        write_csv(rows, csv_path)
     waiting = sum(bool(_pending_part(r.reason)) for r in rows)
     console.print(
         f"exported {len(rows)} students to {csv_path}; "

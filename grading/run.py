@@ -31,7 +31,7 @@ from rich.progress import (
 from rich.table import Table
 
 from .checks import check_submission
-from .classbook import ClassCourse
+from .classbook import ClassCourse, exclusive
 from .collect import stage
 from .course import RELEASE, SOURCE, InstructorError, check_assignment, nbgrader_config
 from .pool import WorkerPool
@@ -67,7 +67,8 @@ def run(opts: Options, console: Console | None = None) -> list[Row]:
         raise InstructorError(f"cannot sandbox student code: {problem}. {_NO_SANDBOX}")
     scratch = Path(tempfile.mkdtemp(prefix="skg-", dir="/tmp"))
     try:
-        return _run(opts, source, scratch, console)
+        with exclusive(opts.out):
+            return _run(opts, source, scratch, console)
     finally:
         if opts.keep:
             console.print(f"scratch course kept in {scratch}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 
 import pytest
@@ -107,3 +108,10 @@ def test_a_later_run_on_one_student_keeps_everyone_else(
     with Gradebook(f"sqlite:///{exported / 'course' / 'gradebook.db'}") as gb:
         assert gb.find_submission(students.NAME, "solution").score == 9
         assert len(gb.find_assignment(students.NAME).submissions) == 4
+
+
+def test_one_writer_at_a_time(graded):
+    with open(graded / ".grading.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # as a run in progress holds it
+        done = grading("export", students.NAME, "--out", str(graded))
+    assert done.returncode == 2 and "another" in done.stderr
