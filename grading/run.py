@@ -2,10 +2,12 @@
 
 Everything happens in a scratch course under /tmp (short: unix-socket paths must
 stay < 108 bytes): the source is copied in, `generate_assignment` builds the master
-gradebook, and each student is autograded by its own worker process on its own
-copy of that gradebook. Copies, not one shared SQLite file: no locking, a killed
-worker cannot damage anyone else's grades, and the result of a student does not
-depend on who ran beside it, so `--workers N` gives the CSV of a serial run.
+gradebook, and each student is autograded by one of N worker processes (pool.py)
+on its own copy of that gradebook. Copies, not one shared SQLite file: no locking,
+a killed worker cannot damage anyone else's grades, and the result of a student
+does not depend on who ran beside it, so `--workers N` gives the CSV of a serial
+run. Finished students are then copied into the class course `OUT/course/`
+(classbook.py), the one gradebook the instructor sees.
 """
 
 from __future__ import annotations
