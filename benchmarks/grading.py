@@ -17,6 +17,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from benchmarks._timing import NotAvailable, Row, Spec
@@ -77,18 +79,19 @@ def _grading(submissions: Path, out: Path, workers: int) -> list[str]:
     ]  # fmt: skip
 
 
-def _rounds(quick: bool) -> tuple[int, int]:
-    """(students, timed rounds per side)."""
-    return (4, 1) if quick else (8, 2)
+@contextmanager
+def _graded_class(quick: bool) -> Iterator[tuple[Path, int, int]]:
+    """A temporary folder with the class in `subs/`; (folder, students, rounds)."""
+    if shutil.which("bwrap") is None:
+        raise NotAvailable("bubblewrap is not installed: no sandbox to time")
+    n, rounds = (4, 1) if quick else (8, 2)
+    with tempfile.TemporaryDirectory(prefix="skbench-") as tmp:
+        _class(Path(tmp) / "subs", n)
+        yield Path(tmp), n, rounds
 
 
 def _measure_sandbox(row: Row, quick: bool) -> None:
-    if shutil.which("bwrap") is None:
-        raise NotAvailable("bubblewrap is not installed: no sandbox to time")
-    n, rounds = _rounds(quick)
-    with tempfile.TemporaryDirectory(prefix="skbench-") as tmp:
-        base = Path(tmp)
-        _class(base / "subs", n)
+    with _graded_class(quick) as (base, n, rounds):
         course = _plain_course(base, base / "subs")
         nbgrader = [sys.executable, "-m", "nbgrader"]
         autograde = [*nbgrader, "autograde", ASSIGNMENT, "--force"]
@@ -140,12 +143,7 @@ def _machine_ceiling(base: Path) -> float:
 
 
 def _measure_workers(row: Row, quick: bool) -> None:
-    if shutil.which("bwrap") is None:
-        raise NotAvailable("bubblewrap is not installed: no sandbox to time")
-    n, rounds = _rounds(quick)
-    with tempfile.TemporaryDirectory(prefix="skbench-") as tmp:
-        base = Path(tmp)
-        _class(base / "subs", n)
+    with _graded_class(quick) as (base, n, rounds):
         times: dict[int, list[float]] = {1: [], 2: []}
         for r in range(rounds):
             for workers in (2, 1) if r % 2 == 0 else (1, 2):

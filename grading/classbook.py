@@ -152,15 +152,17 @@ def _copy_submission(src: Gradebook, gb: Gradebook, assignment: str, student: st
         our_nb = notebooks[their_nb.name]
         our_nb.flagged = their_nb.flagged
         our_nb.late_submission_penalty = their_nb.late_submission_penalty
-        grades = {g.name: g for g in our_nb.grades}
-        for grade in their_nb.grades:
-            mine = grades[grade.name]
-            mine.auto_score, mine.manual_score = grade.auto_score, grade.manual_score
-            mine.extra_credit = grade.extra_credit
-            mine.needs_manual_grade = grade.needs_manual_grade
-        comments = {c.name: c for c in our_nb.comments}
-        for comment in their_nb.comments:
-            mine = comments[comment.name]
-            mine.auto_comment = comment.auto_comment
-            mine.manual_comment = comment.manual_comment
+        _copy_cells(our_nb.grades, their_nb.grades, _GRADE_FIELDS)
+        _copy_cells(our_nb.comments, their_nb.comments, _COMMENT_FIELDS)
     gb.db.commit()
+
+
+_GRADE_FIELDS = ("auto_score", "manual_score", "extra_credit", "needs_manual_grade")
+_COMMENT_FIELDS = ("auto_comment", "manual_comment")
+
+
+def _copy_cells(ours, theirs, fields: tuple[str, ...]) -> None:
+    by_name = {cell.name: cell for cell in ours}
+    for cell in theirs:
+        for name in fields:
+            setattr(by_name[cell.name], name, getattr(cell, name))
