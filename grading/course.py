@@ -12,6 +12,7 @@ from pathlib import Path
 from traitlets.config import Config, PyFileConfigLoader
 
 from .bounded import autograde_preprocessors
+from .canary import AddCanary, CheckCanary
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SOURCE = "solutions"
@@ -74,9 +75,12 @@ def nbgrader_config(course: Path, root: Path, db_url: str) -> Config:
     ]
     pinned.GenerateFeedback.preprocessors = feedback
     # Outputs are capped: the grader writes them to disk outside the sandbox.
-    pinned.Autograde.autograde_preprocessors = autograde_preprocessors(
-        config.Autograde.get("autograde_preprocessors")
-    )
+    # A must-fail cell around them checks that errors still surface (canary.py).
+    pinned.Autograde.autograde_preprocessors = [
+        AddCanary,
+        *autograde_preprocessors(config.Autograde.get("autograde_preprocessors")),
+        CheckCanary,
+    ]
     # A deleted test cell is put back and run rather than silently scoring 0.
     pinned.OverwriteCells.add_missing_cells = True
     config.merge(pinned)

@@ -11,6 +11,7 @@ import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
 from .bounded import TRUNCATED
+from .canary import tampered
 from .checks import Findings
 
 COLUMNS = ("student_id", "score", "max_score", "status", "reason")
@@ -22,6 +23,12 @@ FAILURES = (
     ("UnresponsiveKernelError", "kernel stopped responding"),
     ("CellTimeoutError", "a cell timed out and the kernel could not be interrupted"),
     ("TimeoutError", "the kernel timed out"),
+)
+
+
+TAMPERING = (
+    "tests cannot be trusted: a check that must fail passed after the student's "
+    "code ran (something in the notebook stops errors from being reported)"
 )
 
 
@@ -64,6 +71,8 @@ def make_row(
     auto = outcome["autograde"]
     if not auto.get("success"):
         return Row(student, None, total, FAILED, _failure(auto))
+    if any(tampered(nbformat.read(p, 4)) for p in autograded.glob("*.ipynb")):
+        return Row(student, None, total, FAILED, TAMPERING)
     try:
         with Gradebook(db_url) as gb:
             submission = gb.find_submission(assignment, student)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
+import re
 import shutil
 import subprocess
 import sys
@@ -93,18 +95,22 @@ def hostile_run(course, release_nb, tmp_path_factory):
     out = base / "out"
     students.hostile_set(release_nb, base / "subs", course, out)
     before = digest(course / "solutions"), digest(FIXTURE)
-    cgroups_before = set(grading_cgroups())
     done = grading(
         "--course", str(course), "run", students.NAME, "--submissions",
         str(base / "subs"), "--out", str(out), "--workers", "2", "--timeout", "6",
-        "--cpu-seconds", "9", "--memory-mb", "1536", "--nproc", "64",
+        "--cpu-seconds", "9", "--memory-mb", "1536", "--nproc", "64", "--keep",
     )  # fmt: skip
     after = digest(course / "solutions"), digest(FIXTURE)
-    # Only this run's cgroups count: other grading runs may share the machine.
-    new_cgroups = sorted(set(grading_cgroups()) - cgroups_before)
-    return done, out, before, after, new_cgroups
-
-
-def grading_cgroups() -> list[Path]:
-    """The per-kernel cgroups any grading run has left on this machine."""
-    return list(Path("/sys/fs/cgroup").glob("*/**/sk-grading-*"))
+    # This run's cgroups and mounts, from its kept policies: other grading runs
+    # may share the machine.
+    scratch = Path(re.search(r"scratch course kept in (\S+)", done.stderr)[1])
+    policies = [json.loads(p.read_text()) for p in scratch.glob("ks/*/policy.json")]
+    left = [
+        path
+        for policy in policies
+        for path in Path("/sys/fs/cgroup").glob(f"*/**/{policy['cgroup']}")
+    ]
+    mounts = Path("/proc/mounts").read_text()
+    left += [p["ipc_dir"] for p in policies if f" {p['ipc_dir']} " in mounts]
+    shutil.rmtree(scratch, ignore_errors=True)
+    return done, out, before, after, left

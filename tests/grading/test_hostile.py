@@ -23,7 +23,8 @@ EXPECTED = {
     "h_ipc": ("7", "graded", ""),  # ... if the socket folder is size-capped
     "h_output": ("5", "graded", "size limit"),  # wrong squares, output capped
     "h_cheat": (None, "needs_manual", "AssertionError"),
-    "h_transform": (None, "needs_manual", "get_ipython"),
+    "h_transform": ("", "failed", "cannot be trusted"),
+    "h_sneaky": ("", "failed", "cannot be trusted"),
     "t_edited": ("5", "needs_manual", "edited"),
     "t_deleted": ("4", "needs_manual", "deleted"),
     "f_corrupt": ("", "failed", "unreadable"),
@@ -107,6 +108,6 @@ def test_sources_and_fixture_untouched(hostile_run):
     assert before == after
 
 
-def test_no_cgroups_left_behind(hostile_run):
+def test_no_cgroups_or_mounts_left_behind(hostile_run):
     *_, left = hostile_run
     assert left == []
