@@ -11,7 +11,7 @@ export TF_ENABLE_ONEDNN_OPTS ?= 0
 # nbgrader calls the `alembic` executable, and jupyter-book its kernels, from PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: venv book mathjax test test-tf test-jax test-book bench lint clean
+.PHONY: venv book mathjax bwrap test test-tf test-jax test-book bench lint clean
 
 venv: $(STAMP)
 
@@ -37,6 +37,7 @@ MATHJAX_TGZ := $(MATHJAX_TMP)/mathjax-$(MATHJAX_VERSION).tgz
 mathjax: $(MATHJAX_DIR)/tex-chtml.js
 
 $(MATHJAX_DIR)/tex-chtml.js:
+	scripts/system-packages.sh npm
 	rm -rf $(MATHJAX_TMP) $(MATHJAX_DIR)
 	mkdir -p $(MATHJAX_TMP) $(dir $(MATHJAX_DIR))
 	npm pack --silent --pack-destination $(MATHJAX_TMP) mathjax@$(MATHJAX_VERSION) >/dev/null
@@ -47,7 +48,12 @@ $(MATHJAX_DIR)/tex-chtml.js:
 	mv $(MATHJAX_TMP)/package/es5 $(MATHJAX_DIR)
 	rm -rf $(MATHJAX_TMP)
 
-test: venv mathjax lint
+# The grader sandboxes student kernels with bubblewrap (Debian package): installed
+# with apt when run as root, otherwise the exact command is printed.
+bwrap:
+	scripts/system-packages.sh bwrap
+
+test: venv mathjax bwrap lint
 	$(PY) -m pytest tests -m "not book"
 	KERAS_BACKEND=jax $(PY) -m pytest tests/sparsekit
 	$(PY) -m pytest tests -m book
