@@ -1,4 +1,4 @@
-"""TargetedDropout: dropout restricted to the smallest-magnitude activations."""
+"""TargetedActivationDropout: dropout of each sample's weakest activations."""
 
 from __future__ import annotations
 
@@ -16,22 +16,26 @@ def n_candidates(target_rate: float, n_units: int) -> int:
 
 
 @keras.saving.register_keras_serializable(package="sparsekit")
-class TargetedDropout(keras.layers.Layer):
-    """Drops only the smallest-magnitude activations of each sample (Gomez 2019).
+class TargetedActivationDropout(keras.layers.Layer):
+    """Drops only the smallest-magnitude activations of each sample.
+
+    This is *not* Gomez et al.'s targeted dropout, which ranks weights: that is
+    `TargetedDropoutDense`. This layer applies the same candidate rule to a
+    layer's activations instead, so the candidates change from sample to sample.
+    (sparsekit 0.1.0 called it `TargetedDropout`.)
 
     For each sample, the units (all non-batch positions, flattened) are ranked by
     `|x|`; the `floor(target_rate * n_units)` smallest are the *candidates*, ties
     broken so the count is exact. In training each candidate is zeroed
     independently with probability `rate`; units outside the candidate set are
-    never dropped. The network thus learns not to rely on its weakest units, so
-    that pruning them after training costs little (Gomez et al. 2019, "Learning
-    sparse networks using targeted dropout"; the paper ranks weights or units, this
-    layer applies the same rule to activations).
+    never dropped. The network thus learns not to rely on each sample's weakest
+    units, so that zeroing them at inference (a per-sample top-k code) costs
+    little.
 
-    Like the paper, kept values are not rescaled: the dropped units are the small
-    ones, which are meant to be pruned, not averaged. At inference the layer is the
-    identity, or, with `prune_at_inference=True`, zeroes every candidate (the
-    pruned network the training prepared for).
+    As in Gomez et al., kept values are not rescaled: the dropped units are the
+    small ones, which are meant to be pruned, not averaged. At inference the
+    layer is the identity, or, with `prune_at_inference=True`, zeroes every
+    candidate (the pruned code the training prepared for).
 
     Args:
         rate: float in `[0, 1]`, probability of dropping each candidate in training.
@@ -55,7 +59,7 @@ class TargetedDropout(keras.layers.Layer):
 
     Example:
 
-    >>> layer = sk.dropout.TargetedDropout(rate=0.5, target_rate=0.5, seed=0)
+    >>> layer = sk.dropout.TargetedActivationDropout(rate=0.5, target_rate=0.5, seed=0)
     >>> y = layer(np.random.normal(size=(8, 16)).astype("float32"), training=True)
     """
 
@@ -78,8 +82,8 @@ class TargetedDropout(keras.layers.Layer):
     def build(self, input_shape):
         if None in tuple(input_shape[1:]):
             raise ValueError(
-                "Invalid value for argument `input_shape`: TargetedDropout needs "
-                "static non-batch dimensions to rank units. "
+                "Invalid value for argument `input_shape`: TargetedActivationDropout "
+                "needs static non-batch dimensions to rank units. "
                 f"Received: input_shape={tuple(input_shape)}"
             )
 

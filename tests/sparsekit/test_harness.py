@@ -37,9 +37,21 @@ class TestLayers(LayerHarness):
             "DropConnectDense", lambda: sk.dropout.DropConnectDense(12, rate=0.3), (10,)
         ),
         Case(
-            "TargetedDropout",
-            lambda: sk.dropout.TargetedDropout(rate=0.5, target_rate=0.5),
+            "TargetedActivationDropout",
+            lambda: sk.dropout.TargetedActivationDropout(rate=0.5, target_rate=0.5),
             (16,),
+        ),
+        Case(
+            "TargetedDropoutDense-weight",
+            lambda: sk.dropout.TargetedDropoutDense(12, rate=0.5, target_rate=0.5),
+            (10,),
+        ),
+        Case(
+            "TargetedDropoutDense-unit",
+            lambda: sk.dropout.TargetedDropoutDense(
+                12, rate=0.5, target_rate=0.25, variant="unit", seed=0
+            ),
+            (10,),
         ),
     ]
 
