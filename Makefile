@@ -11,7 +11,7 @@ export TF_ENABLE_ONEDNN_OPTS ?= 0
 # nbgrader calls the `alembic` executable, and jupyter-book its kernels, from PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: venv book mathjax bwrap test test-tf test-jax test-book bench lint clean
+.PHONY: venv book notebooks mathjax bwrap test test-tf test-jax test-book bench lint clean
 
 venv: $(STAMP)
 
@@ -23,6 +23,11 @@ $(STAMP): pyproject.toml constraints.txt
 
 book: venv mathjax
 	KERAS_BACKEND=tensorflow $(BIN)/jupyter-book build --path-output . .
+
+# Colab and Binder open the paired .ipynb beside each chapter's .md (rewritten
+# from the .md, with the install cell first; tests/test_launch.py checks them).
+notebooks: venv
+	$(PY) scripts/notebooks.py
 
 # MathJax 3 from the npm registry, served from the book so maths renders offline.
 # Kept: tex-chtml.js and the parts it loads on demand (TeX extensions, fonts,

@@ -249,3 +249,25 @@ def test_launch_and_download_buttons(html):
     assert any("mybinder.org" in h and org_repo in h for h in links), "no Binder link"
     assert any("colab.research.google.com" in h and org_repo in h for h in links)
     assert any(h.endswith("_sources/book/intro.ipynb") for h in links), "no .ipynb"
+
+
+def test_launch_buttons_open_a_notebook_in_the_repository(html):
+    """Colab and Binder get the paired .ipynb of each chapter, never its .md."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    org_repo = urlsplit(config["repository"]["url"]).path.strip("/")
+    branch = config["repository"]["branch"]
+    colab_prefix = f"https://colab.research.google.com/github/{org_repo}/blob/{branch}/"
+    checked = 0
+    for page in _pages(html):
+        links = [a["href"] for a in _soup(page).find_all("a", href=True)]
+        colab = [h for h in links if h.startswith("https://colab.research.google.com")]
+        binder = [h for h in links if "mybinder.org" in h]
+        if not colab:
+            continue  # not a notebook page (appendices, API)
+        assert len(colab) == 1 and colab[0].startswith(colab_prefix), colab
+        target = colab[0].removeprefix(colab_prefix)
+        assert target.endswith(".ipynb"), f"{page.name}: Colab opens {target}"
+        assert (ROOT / target).is_file(), f"{page.name}: {target} is not committed"
+        assert binder and binder[0].endswith(target), binder
+        checked += 1
+    assert checked >= 16, checked
