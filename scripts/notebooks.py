@@ -7,6 +7,9 @@ rewrites the pairs from it, and `tests/test_launch.py` fails when they drift.
 
 Every chapter's first code cell installs the course package when it is not
 importable (Colab, a bare Binder or JupyterLab); in the book build it is a no-op.
+The assignments' locked `setup` cells (in `solutions/`) get the same lines, right
+before their first `import keras`; `python -m grading release` then carries them
+into `exercises/` (`make notebooks` runs both).
 
 Usage: python scripts/notebooks.py [--check]
 """
@@ -35,7 +38,7 @@ def install_source() -> str:
     """The source of the install cell, for the repository `_config.yml` names."""
     spec = f"sparsekit[notebooks] @ git+{repository_url()}@main"
     return (
-        f"{INSTALL_MARKER} Install it; a no-op in the book.\n"
+        f"{INSTALL_MARKER} Install it (a no-op where it is installed).\n"
         "try:\n"
         "    import sparsekit  # noqa: F401\n"
         "except ImportError:\n"
@@ -66,6 +69,28 @@ def with_install_cell(text: str) -> str:
         return text[:start] + cell + text[end:]
     first = text.index("```{code-cell}")
     return text[:first] + cell + text[first:]
+
+
+def assignment_sources() -> list[Path]:
+    return sorted((ROOT / "solutions").glob("*/*.ipynb"))
+
+
+def with_install_lines(setup: str) -> str:
+    """An assignment's setup cell with the install lines before `import keras`."""
+    if INSTALL_MARKER in setup:
+        start = setup.index(INSTALL_MARKER)
+        end = setup.index("\n\n", start) + 2
+        setup = setup[:start] + setup[end:]
+    first_import = setup.index("\nimport keras\n") + 1
+    return f"{setup[:first_import]}{install_source()}\n\n{setup[first_import:]}"
+
+
+def _setup_cell(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    return next(
+        cell
+        for cell in notebook.cells
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "setup"
+    )
 
 
 def paired_notebook(page: Path) -> nbformat.NotebookNode:
@@ -103,6 +128,17 @@ def main(argv: list[str] | None = None) -> int:
         if fixed != text:
             page.write_text(fixed, encoding="utf-8")
         nbformat.write(paired_notebook(page), pair)
+    for source in assignment_sources():
+        notebook = nbformat.read(source, as_version=4)
+        setup = _setup_cell(notebook)
+        fixed = with_install_lines(setup.source)
+        if fixed == setup.source:
+            continue
+        if args.check:
+            stale.append(source.relative_to(ROOT))
+        else:
+            setup.source = fixed
+            nbformat.write(notebook, source)
     for page in stale:
         print(f"out of date: {page} (run `make notebooks`)", file=sys.stderr)
     return 1 if stale else 0

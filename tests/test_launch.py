@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import shutil
 import subprocess
 import sys
@@ -149,3 +150,33 @@ def test_schema_check_rejects_a_broken_workflow(tmp_path):
         text=True,
     )
     assert proc.returncode != 0
+
+
+@pytest.mark.parametrize(
+    "source", notebooks.assignment_sources(), ids=lambda p: p.parent.name
+)
+def test_assignments_install_the_course_package_before_keras(source):
+    for notebook_path in (
+        source,
+        ROOT / "exercises" / source.relative_to(ROOT / "solutions"),
+    ):
+        setup = notebooks._setup_cell(nbformat.read(notebook_path, as_version=4))
+        assert notebooks.install_source() in setup.source, notebook_path
+        assert setup.source.index(notebooks.INSTALL_MARKER) < setup.source.index(
+            "import keras"
+        )
+        assert setup.metadata["nbgrader"]["locked"] is True
+
+
+def test_exercises_page_opens_each_release_in_colab():
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    org_repo = config["repository"]["url"].rstrip("/").split("github.com/")[1]
+    branch = config["repository"]["branch"]
+    prefix = f"https://colab.research.google.com/github/{org_repo}/blob/{branch}/"
+    page = (ROOT / "book" / "appendix" / "exercises.md").read_text()
+    links = re.findall(r"\(https://colab\.research\.google\.com/[^)]+\)", page)
+    targets = sorted(link[1:-1].removeprefix(prefix) for link in links)
+    released = sorted(
+        str(p.relative_to(ROOT)) for p in (ROOT / "exercises").glob("*/*.ipynb")
+    )
+    assert targets == released
