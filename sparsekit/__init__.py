@@ -17,6 +17,7 @@ from sparsekit import (
     plot,
     pruning,
     regularizers,
+    robustness,
 )
 from sparsekit._version import __version__
 
@@ -32,4 +33,5 @@ __all__ = [
     "plot",
     "pruning",
     "regularizers",
+    "robustness",
 ]

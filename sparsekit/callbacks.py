@@ -1,4 +1,4 @@
-"""Keras callbacks that watch sparsity during training."""
+"""Keras callbacks that watch (SparsityMonitor) or steer (BoostDecay) sparsity."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import numpy as np
 
 from sparsekit import metrics as _metrics
 from sparsekit._validation import check_float, check_int, invalid_argument
+from sparsekit.boost_decay import BoostDecay
 
-__all__ = ["SparsityMonitor"]
+__all__ = ["BoostDecay", "SparsityMonitor"]
 
 
 def _flat(a: np.ndarray) -> np.ndarray:

@@ -23,6 +23,8 @@ import pytest
 import yaml
 from bs4 import BeautifulSoup
 
+from tests import browser
+
 pytestmark = pytest.mark.book
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,6 +39,7 @@ API_MODULES = [
     "callbacks",
     "ops",
     "datasets",
+    "robustness",
     "plot",
 ]
 # nbgrader markers: solutions and hidden tests must never reach readers.
@@ -271,3 +274,115 @@ def test_launch_buttons_open_a_notebook_in_the_repository(html):
         assert binder and binder[0].endswith(target), binder
         checked += 1
     assert checked >= 16, checked
+
+
+# The built book in a real browser: Debian's headless Chromium, network cut off
+# (tests/browser.py). Every page of the table of contents (and the index and
+# search pages) must render all its maths, load all its images, log no console
+# error and make no request outside file://; its download buttons name built
+# files and its launch/source buttons files of this repository. A screenshot
+# of each is saved under _build/screenshots/ for a person to look at.
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+SEARCH_TERMS = ["sparsity", "dropout", "pruning", "autoencoder", "dictionary"]
+
+
+def _repository() -> browser.Repository:
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    return browser.Repository(
+        root=ROOT,
+        name=urlsplit(config["repository"]["url"]).path.strip("/"),
+        branch=config["repository"]["branch"],
+    )
+
+
+def _toc_pages(out: Path) -> list[Path]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    return [out / Path(f).with_suffix(".html") for f in _toc_files(toc)]
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    if browser.chromium_path() is None:
+        pytest.fail(
+            "no Chromium: run scripts/system-packages.sh chromium", pytrace=False
+        )
+    with browser.Chromium() as opened:
+        yield opened
+
+
+def test_every_page_in_a_browser(html, chromium):
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
+    repository = _repository()
+    pages = _toc_pages(html) + [html / "genindex.html", html / "search.html"]
+    report = []
+    for page in pages:
+        name = "-".join(page.relative_to(html).with_suffix("").parts)
+        problems = chromium.check_page(
+            browser.file_url(page),
+            repository=repository,
+            screenshot=SCREENSHOTS / f"{name.removeprefix('book-')}.png",
+        )
+        report += [f"{page.relative_to(html)}: {problem}" for problem in problems]
+    assert not report, "\n".join(report)
+    assert len(list(SCREENSHOTS.glob("*.png"))) == len(pages)
+
+
+def test_search_page_finds_course_terms(html, chromium):
+    search = browser.file_url(html / "search.html")
+    for term in SEARCH_TERMS:
+        links, problems = chromium.search(search, term)
+        assert not problems, f"searching {term!r}: {problems}"
+        assert links, f"searching {term!r} found nothing"
+        for link in links:
+            assert browser.url_path(link).is_file(), f"{term!r} -> {link}"
+
+
+@pytest.fixture(scope="module")
+def html_copy(html, tmp_path_factory) -> Path:
+    """A copy of the built HTML to break (a few MB with MathJax)."""
+    copy = tmp_path_factory.mktemp("broken") / "html"
+    shutil.copytree(html, copy)
+    return copy
+
+
+def _chapters(out: Path) -> list[Path]:
+    return [page for page in _toc_pages(out) if page.parent.name in CHAPTER_PARTS]
+
+
+INLINE_MATHS = r'<span class="math notranslate nohighlight">\('
+
+
+def test_browser_check_fails_when_a_formula_does_not_render(html_copy, chromium):
+    # the first chapter with inline maths (the image test breaks the last one)
+    page = next(p for p in _chapters(html_copy) if INLINE_MATHS in p.read_text("utf-8"))
+    assert chromium.check_page(browser.file_url(page)) == [], "the copy is not clean"
+    text = page.read_text(encoding="utf-8")
+    assert text.count(INLINE_MATHS) >= 2, page.name
+    # an undefined macro, then a TeX error, in the page's first two formulas
+    text = text.replace(INLINE_MATHS, INLINE_MATHS + r"\notamacro{x} + ", 1)
+    first = text.index(INLINE_MATHS) + len(INLINE_MATHS)
+    text = text[:first] + text[first:].replace(
+        INLINE_MATHS, INLINE_MATHS + r"\left(", 1
+    )
+    # and TeX that never reached MathJax: raw delimiters in a paragraph
+    article = text.index('<article class="bd-article"')
+    para = text.index("<p>", article)
+    raw = r"<p>Raw $\beta^2$, in dollars.</p><p>Raw \(\alpha\), in parentheses.</p>"
+    text = text[:para] + raw + text[para:]
+    page.write_text(text, encoding="utf-8")
+    problems = chromium.check_page(browser.file_url(page))
+    assert any(r"undefined macro in formula: \notamacro{x}" in p for p in problems)
+    assert any("mjx-merror" in p for p in problems), problems
+    raw = [p for p in problems if p.startswith("raw TeX left in the text")]
+    assert any(r"Raw \(\alpha\), in parentheses" in p for p in raw), problems
+    assert any(r"Raw $\beta^2$, in dollars" in p for p in raw), problems
+
+
+def test_browser_check_fails_when_an_image_is_missing(html_copy, chromium):
+    page = _chapters(html_copy)[-1]
+    src = _soup(page).select(".bd-article img")[0]["src"]
+    assert chromium.check_page(browser.file_url(page)) == [], "the copy is not clean"
+    (page.parent / src).unlink()
+    problems = chromium.check_page(browser.file_url(page))
+    assert f"image did not load: {src}" in problems, problems
+    assert any("console error" in p and Path(src).name in p for p in problems)
