@@ -17,10 +17,29 @@ def n_candidates(target_rate: float, n: int) -> int:
     return min(n, math.floor(target_rate * n + 1e-9))
 
 
-def _lowest(values, k: int, axis: int):
-    """Bool mask of the `k` smallest `values` along `axis`, exactly `k` with ties."""
-    ranks = ops.argsort(ops.argsort(values, axis=axis), axis=axis)
-    return ops.less(ranks, k)
+def _lowest(values, k: int):
+    """Bool mask of the `k` smallest entries of each column of a 2D `values`.
+
+    Exactly `k` per column: the k-th smallest value is the threshold (one partial
+    sort, `top_k`, instead of ranking every entry), entries below it are in, and
+    among entries equal to it the lowest rows are taken first.
+    """
+    n = values.shape[0]
+    if k <= 0:
+        return ops.zeros(ops.shape(values), "bool")
+    if k >= n:
+        return ops.ones(ops.shape(values), "bool")
+    rows = ops.transpose(values)  # top_k works along the last axis
+    if k <= n - k + 1:
+        threshold = -ops.top_k(-rows, k)[0][:, k - 1]
+    else:
+        threshold = ops.top_k(rows, n - k + 1)[0][:, n - k]
+    threshold = threshold[None, :]
+    below = ops.less(values, threshold)
+    tied = ops.equal(values, threshold)
+    missing = k - ops.sum(ops.cast(below, "int32"), axis=0, keepdims=True)
+    tie_order = ops.cumsum(ops.cast(tied, "int32"), axis=0)
+    return ops.logical_or(below, ops.logical_and(tied, tie_order <= missing))
 
 
 def _candidates(kernel, target_rate: float, variant: str):
@@ -29,11 +48,11 @@ def _candidates(kernel, target_rate: float, variant: str):
     n_in, n_out = kernel.shape[0], kernel.shape[-1]
     if variant == "weight":
         # Each output column ranks its own incoming weights by |w|.
-        return _lowest(ops.abs(kernel), n_candidates(target_rate, n_in), axis=0)
+        return _lowest(ops.abs(kernel), n_candidates(target_rate, n_in))
     # Each output unit is ranked by the L2 norm of its weight column.
     norms = ops.sqrt(ops.sum(ops.square(kernel), axis=0))
-    units = _lowest(norms, n_candidates(target_rate, n_out), axis=0)
-    return ops.broadcast_to(units[None, :], ops.shape(kernel))
+    units = _lowest(norms[:, None], n_candidates(target_rate, n_out))
+    return ops.broadcast_to(ops.transpose(units), ops.shape(kernel))
 
 
 @keras.saving.register_keras_serializable(package="sparsekit")

@@ -504,3 +504,18 @@ def test_old_targeted_dropout_name_says_where_it_went():
         AttributeError, match="TargetedDropoutDense.*TargetedActivation"
     ):
         sk.dropout.TargetedDropout  # noqa: B018
+
+
+def test_targeted_dense_ties_take_the_lowest_rows_first():
+    kernel = np.array([[0.0, 1.0], [0.0, 1.0], [0.0, 2.0], [0.5, 1.0]], "float32")
+    layer = sk.dropout.TargetedDropoutDense(2, rate=1.0, target_rate=0.5)
+    layer.build((None, 4))
+    layer.kernel.assign(kernel)
+    np.testing.assert_array_equal(
+        _np(layer.candidates()), weight_candidates_reference(kernel, 0.5)
+    )
+    for target_rate in (0.25, 0.75):  # both sides of the partial sort
+        layer.target_rate = target_rate
+        np.testing.assert_array_equal(
+            _np(layer.candidates()), weight_candidates_reference(kernel, target_rate)
+        )
