@@ -11,7 +11,7 @@ export TF_ENABLE_ONEDNN_OPTS ?= 0
 # nbgrader calls the `alembic` executable, and jupyter-book its kernels, from PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: venv book notebooks mathjax bwrap test test-tf test-jax test-book bench lint clean
+.PHONY: venv book notebooks mathjax bwrap chromium test test-tf test-jax test-book bench lint clean
 
 venv: $(STAMP)
 
@@ -58,7 +58,12 @@ $(MATHJAX_DIR)/tex-chtml.js:
 bwrap:
 	scripts/system-packages.sh bwrap
 
-test: venv mathjax bwrap lint
+# tests/browser.py opens the built book in Debian's headless chromium (Playwright
+# drives it; no browser is downloaded).
+chromium:
+	scripts/system-packages.sh chromium
+
+test: venv mathjax bwrap chromium lint
 	$(PY) -m pytest tests -m "not book"
 	KERAS_BACKEND=jax $(PY) -m pytest tests/sparsekit
 	$(PY) -m pytest tests -m book

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages that `make` targets need, or says exactly
 # what to run. Usage: scripts/system-packages.sh COMMAND... where each COMMAND is
-# one this script knows (bwrap, npm). Nothing is done for commands already on PATH.
+# one this script knows (bwrap, chromium, npm). Nothing is done for commands
+# already on PATH.
 set -euo pipefail
 
 declare -A package_of=(
-  [bwrap]="bubblewrap"  # sandbox for student kernels (grading)
-  [npm]="nodejs npm"    # fetches MathJax for the offline book
+  [bwrap]="bubblewrap"   # sandbox for student kernels (grading)
+  [chromium]="chromium"  # headless browser over the built book (tests/browser.py)
+  [npm]="nodejs npm"     # fetches MathJax for the offline book
 )
 
 missing=()

@@ -284,6 +284,12 @@ def test_launch_buttons_open_a_notebook_in_the_repository(html):
 # of each is saved under _build/screenshots/ for a person to look at.
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 SEARCH_TERMS = ["sparsity", "dropout", "pruning", "autoencoder", "dictionary"]
+# Console errors of the book's dependencies, not of its content; each exactly.
+KNOWN_PROBLEMS = {
+    # sphinx-thebe 0.3.1 adds its inline config script twice under Sphinx 7.4
+    # (the second `const` fails; the first has run, and thebe is not enabled).
+    "uncaught exception: Identifier 'THEBE_JS_URL' has already been declared",
+}
 
 
 def _repository() -> browser.Repository:
@@ -310,27 +316,39 @@ def chromium():
         yield opened
 
 
+def _check(chromium, page: Path, **options) -> list[str]:
+    problems = chromium.check_page(browser.file_url(page), **options)
+    return [problem for problem in problems if problem not in KNOWN_PROBLEMS]
+
+
 def test_every_page_in_a_browser(html, chromium):
     shutil.rmtree(SCREENSHOTS, ignore_errors=True)
-    repository = _repository()
     pages = _toc_pages(html) + [html / "genindex.html", html / "search.html"]
-    report = []
+    shots = {}
     for page in pages:
         name = "-".join(page.relative_to(html).with_suffix("").parts)
-        problems = chromium.check_page(
-            browser.file_url(page),
-            repository=repository,
-            screenshot=SCREENSHOTS / f"{name.removeprefix('book-')}.png",
+        shots[browser.file_url(page)] = (
+            SCREENSHOTS / f"{name.removeprefix('book-')}.jpg"
         )
-        report += [f"{page.relative_to(html)}: {problem}" for problem in problems]
+    results = chromium.check_pages(shots, repository=_repository())
+    report = [
+        f"{browser.url_path(url).relative_to(html)}: {problem}"
+        for url, problems in results.items()
+        for problem in problems
+        if problem not in KNOWN_PROBLEMS
+    ]
     assert not report, "\n".join(report)
-    assert len(list(SCREENSHOTS.glob("*.png"))) == len(pages)
+    assert len(list(SCREENSHOTS.glob("*.jpg"))) == len(pages)
 
 
 def test_search_page_finds_course_terms(html, chromium):
+    # Sphinx's search fetches each result page for its summary: allowed, as on
+    # the web server (a browser refuses it to a file:// page, so a reader who
+    # opens _build/html locally gets titles without summaries).
     search = browser.file_url(html / "search.html")
     for term in SEARCH_TERMS:
-        links, problems = chromium.search(search, term)
+        links, problems = chromium.search(search, term, file_fetch=True)
+        problems = [p for p in problems if p not in KNOWN_PROBLEMS]
         assert not problems, f"searching {term!r}: {problems}"
         assert links, f"searching {term!r} found nothing"
         for link in links:
@@ -355,7 +373,7 @@ INLINE_MATHS = r'<span class="math notranslate nohighlight">\('
 def test_browser_check_fails_when_a_formula_does_not_render(html_copy, chromium):
     # the first chapter with inline maths (the image test breaks the last one)
     page = next(p for p in _chapters(html_copy) if INLINE_MATHS in p.read_text("utf-8"))
-    assert chromium.check_page(browser.file_url(page)) == [], "the copy is not clean"
+    assert _check(chromium, page) == [], "the copy is not clean"
     text = page.read_text(encoding="utf-8")
     assert text.count(INLINE_MATHS) >= 2, page.name
     # an undefined macro, then a TeX error, in the page's first two formulas
@@ -370,7 +388,7 @@ def test_browser_check_fails_when_a_formula_does_not_render(html_copy, chromium)
     raw = r"<p>Raw $\beta^2$, in dollars.</p><p>Raw \(\alpha\), in parentheses.</p>"
     text = text[:para] + raw + text[para:]
     page.write_text(text, encoding="utf-8")
-    problems = chromium.check_page(browser.file_url(page))
+    problems = _check(chromium, page)
     assert any(r"undefined macro in formula: \notamacro{x}" in p for p in problems)
     assert any("mjx-merror" in p for p in problems), problems
     raw = [p for p in problems if p.startswith("raw TeX left in the text")]
@@ -381,8 +399,8 @@ def test_browser_check_fails_when_a_formula_does_not_render(html_copy, chromium)
 def test_browser_check_fails_when_an_image_is_missing(html_copy, chromium):
     page = _chapters(html_copy)[-1]
     src = _soup(page).select(".bd-article img")[0]["src"]
-    assert chromium.check_page(browser.file_url(page)) == [], "the copy is not clean"
+    assert _check(chromium, page) == [], "the copy is not clean"
     (page.parent / src).unlink()
-    problems = chromium.check_page(browser.file_url(page))
+    problems = _check(chromium, page)
     assert f"image did not load: {src}" in problems, problems
     assert any("console error" in p and Path(src).name in p for p in problems)

@@ -41,19 +41,21 @@ def _run_in(tmp_path: Path, commands) -> subprocess.CompletedProcess:
 
 
 def test_missing_packages_are_named_with_the_exact_command():
-    proc = _run_without("bwrap", "npm")
+    proc = _run_without("bwrap", "chromium", "npm")
     assert proc.returncode == 1
-    assert "Missing system packages: bubblewrap nodejs npm" in proc.stderr
+    assert "Missing system packages: bubblewrap chromium nodejs npm" in proc.stderr
     assert (
-        "sudo apt-get install -y -qq --no-install-recommends bubblewrap nodejs npm"
-        in (proc.stderr)
-    )
+        "sudo apt-get install -y -qq --no-install-recommends"
+        " bubblewrap chromium nodejs npm"
+    ) in proc.stderr
 
 
 def test_commands_on_path_need_nothing():
-    # `make test` has installed both by the time this runs.
+    # `make test` has installed all three by the time this runs.
     proc = subprocess.run(
-        ["/bin/bash", str(SCRIPT), "bwrap", "npm"], capture_output=True, text=True
+        ["/bin/bash", str(SCRIPT), "bwrap", "chromium", "npm"],
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 0 and proc.stderr == ""
 
@@ -72,5 +74,6 @@ def test_make_test_and_book_run_the_step():
     ).stdout
     assert "scripts/system-packages.sh bwrap" in dry_run
     assert "scripts/system-packages.sh npm" in dry_run
+    assert "scripts/system-packages.sh chromium" in dry_run
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in ci and "apt-get" not in ci
