@@ -26,8 +26,10 @@ book: venv mathjax
 
 # Colab and Binder open the paired .ipynb beside each chapter's .md (rewritten
 # from the .md, with the install cell first; tests/test_launch.py checks them).
+# The assignments' setup cells get the same install lines, then are re-released.
 notebooks: venv
 	$(PY) scripts/notebooks.py
+	$(PY) -m grading release
 
 # MathJax 3 from the npm registry, served from the book so maths renders offline.
 # Kept: tex-chtml.js and the parts it loads on demand (TeX extensions, fonts,
@@ -72,8 +74,8 @@ bench: venv
 	$(PY) -m benchmarks
 
 lint: venv
-	$(BIN)/ruff check sparsekit tests benchmarks grading nbgrader_config.py
-	$(BIN)/ruff format --check sparsekit tests benchmarks grading nbgrader_config.py
+	$(BIN)/ruff check sparsekit tests benchmarks grading scripts nbgrader_config.py
+	$(BIN)/ruff format --check sparsekit tests benchmarks grading scripts nbgrader_config.py
 
 clean:
 	rm -rf _build .pytest_cache
