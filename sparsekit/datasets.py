@@ -26,6 +26,35 @@ _LUMA = np.array([0.299, 0.587, 0.114])
 _MNIST_FILE = ("data", "data", "mnist_5k.csv.gz")
 
 
+def _split(images, labels, *, side, peak, scale, flatten, test_size, seed, one_hot):
+    """Validates the loaders' shared options, then scales, shapes and splits."""
+    from sklearn.model_selection import train_test_split
+
+    scale = check_bool("scale", scale)
+    flatten = check_bool("flatten", flatten)
+    test_size = check_float(
+        "test_size",
+        test_size,
+        low=0.0,
+        high=1.0,
+        low_inclusive=False,
+        high_inclusive=False,
+    )
+    seed = check_int("seed", seed, low=0)
+    one_hot = check_bool("one_hot", one_hot)
+
+    x = images.astype(np.float32)
+    if scale:
+        x /= np.float32(peak)
+    if not flatten:
+        x = x.reshape(-1, side, side, 1)
+    y = np.eye(10, dtype=np.float32)[labels] if one_hot else labels.copy()
+    x_train, x_test, y_train, y_test = train_test_split(
+        x, y, test_size=test_size, random_state=seed, stratify=labels
+    )
+    return (x_train, y_train), (x_test, y_test)
+
+
 @functools.lru_cache(maxsize=1)
 def _digits() -> tuple[np.ndarray, np.ndarray]:
     from sklearn.datasets import load_digits as sklearn_load_digits
@@ -68,31 +97,18 @@ def load_digits(
     >>> x_train.shape, x_test.shape
     ((1347, 64), (450, 64))
     """
-    from sklearn.model_selection import train_test_split
-
-    scale = check_bool("scale", scale)
-    flatten = check_bool("flatten", flatten)
-    test_size = check_float(
-        "test_size",
-        test_size,
-        low=0.0,
-        high=1.0,
-        low_inclusive=False,
-        high_inclusive=False,
-    )
-    seed = check_int("seed", seed, low=0)
-    one_hot = check_bool("one_hot", one_hot)
-
     x, y = _digits()
-    x = x / np.float32(16.0) if scale else x.copy()
-    if not flatten:
-        x = x.reshape(-1, 8, 8, 1)
-    if one_hot:
-        y = np.eye(10, dtype=np.float32)[y]
-    x_train, x_test, y_train, y_test = train_test_split(
-        x, y, test_size=test_size, random_state=seed, stratify=_digits()[1]
+    return _split(
+        x,
+        y,
+        side=8,
+        peak=16.0,
+        scale=scale,
+        flatten=flatten,
+        test_size=test_size,
+        seed=seed,
+        one_hot=one_hot,
     )
-    return (x_train, y_train), (x_test, y_test)
 
 
 def _mnist_file() -> Path:
@@ -163,32 +179,18 @@ def load_mnist(
     >>> x_train.shape, x_test.shape
     ((4000, 784), (1000, 784))
     """
-    from sklearn.model_selection import train_test_split
-
-    scale = check_bool("scale", scale)
-    flatten = check_bool("flatten", flatten)
-    test_size = check_float(
-        "test_size",
-        test_size,
-        low=0.0,
-        high=1.0,
-        low_inclusive=False,
-        high_inclusive=False,
-    )
-    seed = check_int("seed", seed, low=0)
-    one_hot = check_bool("one_hot", one_hot)
-
     images, labels = _mnist()
-    x = images.astype(np.float32)
-    if scale:
-        x /= np.float32(255.0)
-    if not flatten:
-        x = x.reshape(-1, 28, 28, 1)
-    y = np.eye(10, dtype=np.float32)[labels] if one_hot else labels.copy()
-    x_train, x_test, y_train, y_test = train_test_split(
-        x, y, test_size=test_size, random_state=seed, stratify=labels
+    return _split(
+        images,
+        labels,
+        side=28,
+        peak=255.0,
+        scale=scale,
+        flatten=flatten,
+        test_size=test_size,
+        seed=seed,
+        one_hot=one_hot,
     )
-    return (x_train, y_train), (x_test, y_test)
 
 
 @functools.lru_cache(maxsize=1)

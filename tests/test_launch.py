@@ -124,14 +124,19 @@ def _run_steps() -> list[str]:
     ]
 
 
-def test_pages_workflow_is_valid_and_builds_with_the_makefile_only():
+def _check_workflow(path: Path) -> subprocess.CompletedProcess:
+    """check-jsonschema against the GitHub-workflow schema it ships (offline)."""
     checker = Path(sys.executable).with_name("check-jsonschema")
     exe = str(checker) if checker.exists() else shutil.which("check-jsonschema")
-    proc = subprocess.run(
-        [exe, "--builtin-schema", "vendor.github-workflows", str(WORKFLOW)],
+    return subprocess.run(
+        [exe, "--builtin-schema", "vendor.github-workflows", str(path)],
         capture_output=True,
         text=True,
     )
+
+
+def test_pages_workflow_is_valid_and_builds_with_the_makefile_only():
+    proc = _check_workflow(WORKFLOW)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert _run_steps() == ["make book"]
     text = WORKFLOW.read_text()
@@ -142,14 +147,7 @@ def test_pages_workflow_is_valid_and_builds_with_the_makefile_only():
 def test_schema_check_rejects_a_broken_workflow(tmp_path):
     broken = tmp_path / "broken.yml"
     broken.write_text("on: push\njobs:\n  build:\n    steps: 3\n")
-    checker = Path(sys.executable).with_name("check-jsonschema")
-    exe = str(checker) if checker.exists() else shutil.which("check-jsonschema")
-    proc = subprocess.run(
-        [exe, "--builtin-schema", "vendor.github-workflows", str(broken)],
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode != 0
+    assert _check_workflow(broken).returncode != 0
 
 
 @pytest.mark.parametrize(
