@@ -17,6 +17,7 @@ Usage: python scripts/notebooks.py [--check]
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 from pathlib import Path
 
@@ -97,6 +98,10 @@ def paired_notebook(page: Path) -> nbformat.NotebookNode:
     """The notebook jupytext reads from the chapter (what the pair must hold)."""
     notebook = jupytext.read(page)
     notebook.metadata.pop("jupytext", None)
+    # Stable cell ids (jupytext draws random ones), so a rewrite changes nothing.
+    for index, cell in enumerate(notebook.cells):
+        digest = hashlib.sha1(f"{index}\n{cell.source}".encode()).hexdigest()
+        cell.id = digest[:12]
     return notebook
 
 

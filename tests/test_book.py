@@ -92,6 +92,8 @@ def build(tmp_path_factory):
         text=True,
         timeout=BUILD_TIMEOUT_S,
     )
+    # kept beside the build, for reading a failed CI run's full log
+    (work / "build.log").write_text(proc.stdout + proc.stderr, encoding="utf-8")
     return proc, work / "_build" / "html"
 
 

@@ -49,6 +49,9 @@ def test_paired_notebook_matches_its_chapter(page):
         f"{pair.relative_to(ROOT)} is out of date: run `make notebooks`"
     )
     assert all(not cell.get("outputs") for cell in stored.cells)
+    # ids are derived from the cells, so `make notebooks` rewrites nothing
+    fresh = notebooks.paired_notebook(page)
+    assert [c.id for c in stored.cells] == [c.id for c in fresh.cells]
     assert stored.metadata["kernelspec"]["name"] == "python3"
 
 
