@@ -16,7 +16,7 @@ from sparsekit._validation import check_float, check_int, invalid_argument
 
 __all__ = ["NOISE_LEVELS", "noise_curve", "pixel_noise"]
 
-# The paper's 11 levels, 0 % to 50 % of the pixels in steps of 5 %.
+#: The paper's 11 levels, 0 % to 50 % of the pixels in steps of 5 %.
 NOISE_LEVELS = tuple(round(0.05 * i, 2) for i in range(11))
 
 
