@@ -8,11 +8,7 @@ import keras
 from keras import ops
 
 from sparsekit._validation import check_bool, check_float, check_int
-
-
-def n_candidates(target_rate: float, n_units: int) -> int:
-    """`floor(target_rate * n_units)`, robust to float error such as 0.7 * 10."""
-    return min(n_units, math.floor(target_rate * n_units + 1e-9))
+from sparsekit.dropout.targeted import n_candidates
 
 
 @keras.saving.register_keras_serializable(package="sparsekit")
