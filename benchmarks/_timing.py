@@ -1,4 +1,4 @@
-"""Shared timing helpers: compiled repeat loops, interleaved rounds, rows.
+"""Benchmark rows, machine info and train-step loops on `sk.timing`'s primitives.
 
 Every row times sparsekit and its baseline in the same process, alternating
 between the two in each round, and keeps the minimum per side (the least
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import platform
-import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -17,6 +16,9 @@ from typing import Any
 
 import keras
 import numpy as np
+
+# The timing primitives are public (the book times with them too).
+from sparsekit.timing import block, compiled_repeat, interleaved
 
 
 class NotAvailable(Exception):
@@ -65,98 +67,6 @@ class Row:
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "ratio": self.ratio, "met": self.met}
-
-
-def interleaved(
-    functions: dict[str, Callable[[], Any]], rounds: int, per_call: int = 1
-) -> dict[str, dict[str, float]]:
-    """Times each zero-argument function once per round, alternating the order.
-
-    Args:
-        functions: name -> callable; each call must block until its work is done.
-        rounds: int, timed calls per function.
-        per_call: int, units of work in one call (the result is per unit).
-
-    Returns:
-        name -> {"min": s, "median": s, "rounds": n} per unit of work.
-    """
-    times: dict[str, list[float]] = {name: [] for name in functions}
-    names = list(functions)
-    for r in range(rounds):
-        # Alternate which side goes first so neither always follows the other.
-        for name in names if r % 2 == 0 else names[::-1]:
-            start = time.perf_counter()
-            functions[name]()
-            times[name].append((time.perf_counter() - start) / per_call)
-    return {
-        name: {"min": min(t), "median": statistics.median(t), "rounds": len(t)}
-        for name, t in times.items()
-    }
-
-
-def block(x: Any) -> Any:
-    """Waits for an asynchronous result (JAX) by copying it to the host."""
-    return keras.ops.convert_to_numpy(x)
-
-
-def compiled_repeat(
-    fn: Callable[..., Any], args: tuple[Any, ...], repeats: int
-) -> Callable[[], Any]:
-    """A callable running `fn(*args)` `repeats` times inside one compiled function.
-
-    The first argument (float) is shifted by a tiny amount that depends on the
-    iteration, and the outputs are summed, so the compiler can neither hoist the
-    work out of the loop nor drop it. The per-call Python and dispatch overhead is
-    paid once per `repeats` calls.
-
-    Args:
-        fn: backend-agnostic function of tensors returning one tensor.
-        args: its arguments (tensors); `args[0]` must be floating.
-        repeats: int, iterations of the loop.
-
-    Returns:
-        A zero-argument callable that runs the loop and blocks until done.
-    """
-    backend = keras.backend.backend()
-    args = tuple(keras.ops.convert_to_tensor(a) for a in args)
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        @tf.function(autograph=False)
-        def loop(*args):
-            first, rest = args[0], args[1:]
-
-            def body(r, acc):
-                shift = tf.cast(r, first.dtype) * 1e-9
-                return r + 1, acc + fn(first + shift, *rest)
-
-            acc = tf.zeros_like(fn(*args))
-            return tf.while_loop(lambda r, _: r < repeats, body, (tf.constant(0), acc))[
-                1
-            ]
-
-    elif backend == "jax":
-        import jax
-
-        @jax.jit
-        def loop(*args):
-            first, rest = args[0], args[1:]
-
-            def body(r, acc):
-                shift = r.astype(first.dtype) * 1e-9
-                return acc + fn(first + shift, *rest)
-
-            acc = jax.numpy.zeros_like(fn(*args))
-            return jax.lax.fori_loop(0, repeats, body, acc)
-
-    else:
-        raise NotAvailable(f"no compiled loop for backend {backend}")
-
-    def run():
-        return block(loop(*args))
-
-    run()  # compile outside the timed rounds
-    return run
 
 
 def empty_call_overhead(repeats: int, rounds: int) -> dict[str, float]:

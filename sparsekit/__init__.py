@@ -18,6 +18,8 @@ from sparsekit import (
     pruning,
     regularizers,
     robustness,
+    stats,
+    timing,
 )
 from sparsekit._version import __version__
 
@@ -34,4 +36,6 @@ __all__ = [
     "pruning",
     "regularizers",
     "robustness",
+    "stats",
+    "timing",
 ]

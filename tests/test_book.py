@@ -40,6 +40,8 @@ API_MODULES = [
     "ops",
     "datasets",
     "robustness",
+    "stats",
+    "timing",
     "plot",
 ]
 # nbgrader markers: solutions and hidden tests must never reach readers.

@@ -6,6 +6,13 @@ Shapes follow scikit-learn: x `(n_samples, n_features)`, dictionary
 
 from sparsekit.coding.dictionary import DictionaryLearning
 from sparsekit.coding.omp import omp
-from sparsekit.coding.proximal import fista, ista, soft_threshold
+from sparsekit.coding.proximal import fista, ista, lasso_objective, soft_threshold
 
-__all__ = ["soft_threshold", "ista", "fista", "omp", "DictionaryLearning"]
+__all__ = [
+    "soft_threshold",
+    "lasso_objective",
+    "ista",
+    "fista",
+    "omp",
+    "DictionaryLearning",
+]

@@ -66,8 +66,43 @@ def _lipschitz(dictionary):
     return ops.max(ops.eigh(small)[0])
 
 
+def lasso_objective(x: Any, codes: Any, dictionary: Any, lam: float) -> Any:
+    """The lasso objective every solver here minimises, one value per sample.
+
+    `0.5 * ||x_i - c_i D||² + lam * ||c_i||₁` for each row `i`; its mean over the
+    samples is what `ista`/`fista` record with `return_history=True`, and what
+    `sklearn.decomposition.sparse_encode(x, D, alpha=lam, algorithm="lasso_cd")`
+    minimises too.
+
+    Args:
+        x: array `(n_samples, n_features)`, the signals.
+        codes: array `(n_samples, n_atoms)`.
+        dictionary: array `(n_atoms, n_features)`.
+        lam: float >= 0, the weight of the L1 term.
+
+    Returns:
+        A tensor `(n_samples,)`.
+
+    Example:
+
+    >>> import numpy as np, sparsekit as sk
+    >>> d = np.eye(2, dtype="float32")
+    >>> sk.coding.lasso_objective([[1.0, 0.0]], [[0.5, 0.0]], d, 1.0)  # -> [0.625]
+    """
+    lam = check_float("lam", lam, low=0.0)
+    x, dictionary = check_signals_and_dictionary(x, dictionary)
+    n_samples, n_atoms = ops.shape(x)[0], ops.shape(dictionary)[0]
+    codes = check_matrix(
+        "codes",
+        codes,
+        n_rows=(n_samples, f"{n_samples} rows, one per row of x"),
+        n_cols=(n_atoms, f"{n_atoms} columns, one per atom of the dictionary"),
+    )
+    return objective(x, codes, dictionary, lam)
+
+
 def objective(x, codes, dictionary, lam):
-    """Per-sample objective `0.5*||x - c D||² + lam*||c||₁`, shape `(n_samples,)`."""
+    """`lasso_objective` without the checks, for use inside compiled loops."""
     residual = x - ops.matmul(codes, dictionary)
     return 0.5 * ops.sum(residual * residual, axis=1) + lam * ops.sum(
         ops.abs(codes), axis=1

@@ -256,3 +256,43 @@ def test_omp_n_nonzero_bound_is_n_atoms_when_fewer_atoms_than_features():
         sk.coding.omp(x, unit_atoms(8, 16), 9)
     codes = np.asarray(sk.coding.omp(x, unit_atoms(8, 16), 8))
     assert np.all((codes != 0).sum(axis=1) == 8)
+
+
+def test_lasso_objective_matches_the_formula_per_sample():
+    x, dictionary, lam = problem("random")
+    codes = np.random.default_rng(2).normal(size=(len(x), len(dictionary)))
+    codes[codes < 0.5] = 0.0
+    per_sample = keras.ops.convert_to_numpy(
+        sk.coding.lasso_objective(x, codes, dictionary, lam)
+    )
+    assert per_sample.shape == (len(x),)
+    residual = x - codes @ dictionary
+    expected = 0.5 * np.sum(residual**2, 1) + lam * np.abs(codes).sum(1)
+    np.testing.assert_allclose(per_sample, expected, rtol=1e-5)
+
+
+def test_lasso_objective_is_what_fista_records():
+    x, dictionary, lam = problem("random")
+    codes, history = sk.coding.fista(x, dictionary, lam, n_iter=50, return_history=True)
+    recorded = float(keras.ops.convert_to_numpy(history)[-1])
+    mean = float(np.mean(sk.coding.lasso_objective(x, codes, dictionary, lam)))
+    assert mean == pytest.approx(recorded, rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("codes_shape", "dictionary_shape", "lam", "match"),
+    [
+        ((100, 47), (48, 32), 0.5, r"`codes`.*48 columns.*\(100, 47\)"),
+        ((99, 48), (48, 32), 0.5, r"`codes`.*100 rows.*\(99, 48\)"),
+        ((100, 48), (48, 31), 0.5, r"`dictionary`.*shape \(n_atoms, 32\)"),
+        ((100, 48), (48, 32), -1.0, r"`lam`.*>= 0.*lam=-1.0"),
+    ],
+)
+def test_lasso_objective_names_the_bad_argument(
+    codes_shape, dictionary_shape, lam, match
+):
+    x = np.zeros((100, 32))
+    with pytest.raises(ValueError, match=match):
+        sk.coding.lasso_objective(
+            x, np.zeros(codes_shape), np.ones(dictionary_shape), lam
+        )
