@@ -73,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
             nproc=args.nproc,
             # Parallel kernels share the cores instead of each claiming all.
             blas_threads=max(1, (os.cpu_count() or 1) // max(1, args.workers)),
+            # A CPU quota per kernel (cgroups): a student's processes, however
+            # many, never take a classmate's cores.
+            cpu_cores=max(1, (os.cpu_count() or 1) // max(1, args.workers)),
         )
         run(
             Options(

@@ -75,38 +75,78 @@ def _tasks_of_uid(uid: int) -> int:
 
 
 def _cgroups(policy: dict) -> None:
-    """As root: a v1 memory and pids cgroup per kernel, if the hierarchy is writable.
+    """As root: cgroups per kernel for memory, tasks and CPU, where writable.
 
     Best effort by design: rlimits are the portable floor; cgroups add an RSS cap
-    (tmpfs pages included) and a pids cap that is per kernel rather than per uid.
-    The grader removes the folders listed in `cgroup_record` afterwards.
+    (tmpfs pages included), a pids cap per kernel rather than per uid, and a CPU
+    share: one kernel, however many processes it starts (setsid'd or not), weighs
+    as one and gets at most `cpu_quota_us` per 100 ms. The grader reads its CPU
+    time from them (all processes together) and removes the folders listed in
+    `cgroup_record` afterwards. v1 hierarchies first, else the v2 one.
     """
+    mem, nproc = policy["memory_bytes"], policy["nproc"]
+    cpu = {"cpu.shares": 1024}
+    if policy.get("cpu_quota_us"):
+        cpu["cpu.cfs_period_us"] = 100_000
+        cpu["cpu.cfs_quota_us"] = policy["cpu_quota_us"]
+    # The slot's cgroup holds one cgroup per kernel: limits are per kernel.
+    name = os.path.join(policy["cgroup"], f"k{os.getpid()}")
     made = []
     for controller, settings in (
-        ("memory", {"memory.limit_in_bytes": policy["memory_bytes"]}),
-        ("pids", {"pids.max": policy["nproc"]}),
+        ("memory", {"memory.limit_in_bytes": mem}),
+        ("pids", {"pids.max": nproc}),
+        ("cpu", cpu),
+        ("cpuacct", {}),
     ):
         try:
             own = _own_cgroup(controller)
-            path = os.path.join(f"/sys/fs/cgroup/{controller}", own, policy["cgroup"])
-            os.makedirs(path, exist_ok=True)
-            for name, value in settings.items():
-                with open(os.path.join(path, name), "w") as f:
-                    f.write(str(value))
-            with open(os.path.join(path, "cgroup.procs"), "w") as f:
-                f.write(str(os.getpid()))
-            made.append(path)
+            path = os.path.join(f"/sys/fs/cgroup/{controller}", own, name)
+            made += _join(path, settings)
         except OSError:
             continue
+    if not any("/cpu" in p for p in made):
+        v2 = {"pids.max": nproc, "memory.max": mem, "cpu.weight": 100}
+        if policy.get("cpu_quota_us"):
+            v2["cpu.max"] = f"{policy['cpu_quota_us']} 100000"
+        for mount in ("/sys/fs/cgroup", "/sys/fs/cgroup/unified"):
+            try:
+                path = os.path.join(mount, _own_cgroup(""), name)
+                made += _join(path, v2, optional=True)
+                break
+            except OSError:
+                continue
     with open(policy["cgroup_record"], "a") as f:
         f.writelines(p + "\n" for p in made)
+
+
+def _join(path: str, settings: dict, optional: bool = False) -> list[str]:
+    """Makes cgroup `path` (in its slot's), applies `settings`, moves this process
+    in; returns the folders to remove afterwards, innermost first."""
+    slot = os.path.dirname(path)
+    if not os.path.isdir(os.path.dirname(slot)):
+        raise OSError(f"no cgroup hierarchy at {os.path.dirname(slot)}")
+    os.makedirs(path, exist_ok=True)
+    try:
+        for name, value in settings.items():
+            try:
+                with open(os.path.join(path, name), "w") as f:
+                    f.write(str(value))
+            except OSError:
+                if not optional:  # v2: a controller may not be enabled here
+                    raise
+        with open(os.path.join(path, "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+    except OSError:
+        os.rmdir(path)
+        raise
+    return [path, slot]
 
 
 def _own_cgroup(controller: str) -> str:
     with open("/proc/self/cgroup") as f:
         for line in f:
             _, names, path = line.rstrip("\n").split(":", 2)
-            if controller in names.split(","):
+            if controller in names.split(","):  # "" is the v2 line, `0::/path`
                 return path.lstrip("/")
     raise OSError(f"no {controller} cgroup")
 
@@ -145,7 +185,7 @@ def _bwrap_args(policy: dict, cwd: str, conn: str) -> list[str]:
     # read-only into it: writes land in memory (size-capped), never on disk.
     args += _parents(cwd, made, sealed)
     args += ["--perms", "1777", "--size", tmp, "--tmpfs", cwd]
-    for name in sorted(os.listdir(cwd)):
+    for name in _visible(cwd):
         args += ["--ro-bind", os.path.join(cwd, name), os.path.join(cwd, name)]
     ipc = policy["ipc_dir"]
     args += _parents(ipc, made, sealed) + ["--bind", ipc, ipc]
@@ -164,6 +204,8 @@ def _bwrap_args(policy: dict, cwd: str, conn: str) -> list[str]:
         "PYTHONNOUSERSITE": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
     }
+    if policy.get("pythonpath"):
+        env["PYTHONPATH"] = policy["pythonpath"]  # the grader's sparsekit
     if policy.get("blas_threads"):
         threads = str(policy["blas_threads"])
         for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -177,6 +219,24 @@ def _bwrap_args(policy: dict, cwd: str, conn: str) -> list[str]:
         args += ["setpriv", "--reuid", uid, "--regid", uid, "--clear-groups"]
         args += ["--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
     return args
+
+
+def _visible(cwd: str) -> list[str]:
+    """Entries of the notebook folder the kernel may see.
+
+    Not the notebooks: nbgrader runs the instructor's copy (hidden tests restored)
+    from this folder. Not links or special files: bwrap would follow a link.
+    """
+    names = []
+    with os.scandir(cwd) as entries:
+        for entry in entries:
+            if entry.name.endswith(".ipynb") or entry.is_symlink():
+                continue
+            if entry.is_file(follow_symlinks=False) or entry.is_dir(
+                follow_symlinks=False
+            ):
+                names.append(entry.name)
+    return sorted(names)
 
 
 def _parents(path: str, made: set[str], sealed: list[str]) -> list[str]:

@@ -7,6 +7,8 @@ written answers, and `python -m grading export` re-reads the scores from it.
 
 Only submissions that were graded are entered: nbgrader would export a failed one
 as 0, and a failed regrade removes the student's earlier, now stale, submission.
+The autograded notebooks are stored sanitised (redact.SafeHTML): formgrader
+renders them as HTML in the instructor's Jupyter origin.
 Nothing here is for students: only `OUT/feedback/` is.
 """
 
@@ -20,10 +22,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
+import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.apps import NbGraderAPI
 
 from .course import RELEASE, REPO_ROOT, SOURCE, InstructorError, nbgrader_config
+from .redact import sanitize_notebook
 
 COURSE_DIR = "course"
 _CONFIG = '''"""The class's nbgrader course, written by `python -m grading run`.
@@ -105,6 +109,10 @@ class ClassCourse:
                 dest = self.root / step / student / self.assignment
                 shutil.rmtree(dest, ignore_errors=True)
                 shutil.copytree(scratch_root / step / student / self.assignment, dest)
+            # formgrader renders these in the instructor's Jupyter origin.
+            for path in dest.glob("*.ipynb"):
+                nb = nbformat.read(path, as_version=4)
+                nbformat.write(sanitize_notebook(nb), path)
             with Gradebook(student_db_url) as src, Gradebook(self.db_url) as gb:
                 _copy_submission(src, gb, self.assignment, student)
 

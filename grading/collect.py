@@ -12,10 +12,14 @@ Two layouts are accepted:
 
 Nobody is dropped silently: a file zip_collect skips (a renamed notebook, a name
 that does not parse) becomes a student of its own, flagged by the pre-checks.
+Links are never followed (a link to `solutions/` would be copied as the student's
+work) and nothing but plain files and folders is copied (a FIFO would hang the
+copy): such an entry is left out and its student is refused with the reason.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from copy import deepcopy
@@ -46,8 +50,18 @@ def zip_regexp(notebooks: list[str]) -> str:
     )
 
 
-def stage(path: Path, assignment: str, root: Path, config: Config) -> list[str]:
-    """Copies the submissions at `path` into `root/submitted`; returns student ids."""
+def stage(
+    path: Path,
+    assignment: str,
+    root: Path,
+    config: Config,
+    refused: dict[str, list[str]] | None = None,
+) -> list[str]:
+    """Copies the submissions at `path` into `root/submitted`; returns student ids.
+
+    `refused`, if given, gets each student's reasons to fail (links, special files).
+    """
+    refused = {} if refused is None else refused
     if not path.exists():
         raise InstructorError(f"submissions not found: {path}")
     submitted = root / "submitted"
@@ -60,12 +74,19 @@ def stage(path: Path, assignment: str, root: Path, config: Config) -> list[str]:
             if not STUDENT_ID.match(student_dir.name):
                 raise InstructorError(f"not a usable student id: {student_dir.name!r}")
             dest = submitted / student_dir.name / assignment
-            if (student_dir / assignment).is_dir():
-                shutil.copytree(student_dir / assignment, dest)
+            if student_dir.is_symlink():
+                dest.mkdir(parents=True)
+                refused[student_dir.name] = [_refusal([student_dir.name])]
+            elif (student_dir / assignment).is_dir():
+                dest.parent.mkdir(parents=True)
+                bad = copy_plain(student_dir, dest.parent, only=assignment)
+                if bad:
+                    refused[student_dir.name] = [_refusal(bad)]
+                dest.mkdir(exist_ok=True)
             else:
                 dest.mkdir(parents=True)
     elif path.is_dir() or path.suffix == ".zip":
-        _zip_collect(path, assignment, root, config)
+        _zip_collect(path, assignment, root, config, refused)
     else:
         raise InstructorError(
             f"{path}: expected a .zip or a folder (LMS download or "
@@ -77,11 +98,48 @@ def stage(path: Path, assignment: str, root: Path, config: Config) -> list[str]:
     return students
 
 
-def _zip_collect(path: Path, assignment: str, root: Path, config: Config) -> None:
+def copy_plain(src: Path, dest: Path, only: str | None = None) -> list[str]:
+    """Copies plain files and folders from `src` into `dest`, following no link.
+
+    Returns the paths (relative to `src`) of what was left out: links and special
+    files. `only` limits the copy to one entry of `src`.
+    """
+    left_out = []
+    with os.scandir(src) as entries:
+        for entry in sorted(entries, key=lambda e: e.name):
+            if only is not None and entry.name != only:
+                continue
+            target = dest / entry.name
+            if entry.is_symlink():
+                left_out.append(entry.name)
+            elif entry.is_dir(follow_symlinks=False):
+                target.mkdir(exist_ok=True)
+                inner = copy_plain(Path(entry.path), target)
+                left_out += [f"{entry.name}/{name}" for name in inner]
+            elif entry.is_file(follow_symlinks=False):
+                shutil.copyfile(entry.path, target, follow_symlinks=False)
+            else:
+                left_out.append(entry.name)
+    return left_out
+
+
+def _refusal(paths: list[str]) -> str:
+    shown = ", ".join(paths[:5]) + (" ..." if len(paths) > 5 else "")
+    return f"links or special files are not accepted (nothing was followed): {shown}"
+
+
+def _zip_collect(
+    path: Path,
+    assignment: str,
+    root: Path,
+    config: Config,
+    refused: dict[str, list[str]],
+) -> None:
     archive = root / "downloaded" / assignment / "archive"
     archive.mkdir(parents=True)
+    bad = []
     if path.is_dir():
-        shutil.copytree(path, archive, dirs_exist_ok=True)
+        bad = copy_plain(path, archive)
     else:
         shutil.copy(path, archive)
     config = deepcopy(config)
@@ -111,3 +169,11 @@ def _zip_collect(path: Path, assignment: str, root: Path, config: Config) -> Non
         dest.mkdir(parents=True, exist_ok=True)
         if not (dest / file.name).exists():
             shutil.copy(file, dest / file.name)
+    # A refused link still names its student (or becomes one, like a stray file).
+    for rel in bad:
+        match = regexp.match(str(extracted / rel))
+        student = match["student_id"] if match else Path(rel).name.split(".")[0]
+        if not STUDENT_ID.match(student):
+            raise InstructorError(f"not a usable student id: {student!r} ({rel})")
+        (root / "submitted" / student / assignment).mkdir(parents=True, exist_ok=True)
+        refused.setdefault(student, []).append(_refusal([rel]))

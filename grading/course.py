@@ -72,6 +72,7 @@ def nbgrader_config(course: Path, root: Path, db_url: str) -> Config:
     feedback += [
         "grading.redact.RedactHiddenOutputs",
         "nbgrader.preprocessors.ClearHiddenTests",
+        "grading.redact.SafeHTML",  # outputs and answers are the student's HTML
     ]
     pinned.GenerateFeedback.preprocessors = feedback
     # Outputs are capped: the grader writes them to disk outside the sandbox.

@@ -18,6 +18,7 @@ import shutil
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,15 +107,21 @@ def _grade_all(opts, source, scratch, root, pool, console) -> list[Row]:
         if not made.get("success"):
             log = made.get("log", "")
             raise InstructorError(f"generate_assignment failed:\n{log}")
-        students = stage(opts.submissions, opts.assignment, root, config)
+        refused: dict[str, list[str]] = {}  # links, special files (collect.py)
+        students = stage(opts.submissions, opts.assignment, root, config, refused)
         classbook = ClassCourse(opts.out, opts.course, opts.assignment)
         classbook.prepare_in_background(source)
         if probe is not None and (problem := probe.result()):
             raise InstructorError(
                 f"cannot sandbox student code: {problem}. {_NO_SANDBOX}"
             )
+        if sandbox is not None and sandbox.import_problem:
+            raise InstructorError(f"refusing to grade: {sandbox.import_problem}")
+        if sandbox is not None and sandbox.warning:
+            console.print(f"[yellow]warning:[/yellow] {sandbox.warning}")
     total = max_score(db_url, opts.assignment)
     grader = _Grader(opts, root, scratch, sandbox, total, classbook, pool)
+    grader.refused = refused
     rows = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeElapsedColumn(), console=console) as progress:
@@ -139,6 +146,7 @@ class _Grader:
         self.opts, self.root, self.scratch = opts, root, scratch
         self.sandbox, self.total, self.classbook = sandbox, total, classbook
         self.pool = pool
+        self.refused: dict[str, list[str]] = {}
         self.wall = opts.submission_timeout or 10 * opts.timeout + 60
 
     def grade(self, slot: int, student: str) -> Row:
@@ -146,6 +154,7 @@ class _Grader:
         findings = check_submission(
             self.root / "submitted" / student / a, self.root / RELEASE / a
         )
+        findings.failed += self.refused.get(student, [])
         db = self.scratch / "gb" / f"{slot}.db"
         db.parent.mkdir(exist_ok=True)
         shutil.copyfile(self.scratch / "gradebook.db", db)
@@ -186,12 +195,19 @@ class _Grader:
             spec.update(kernel_name=KERNEL_NAME, ipc_ip=self.sandbox.ipc_ip(slot))
             spec["env"] = self.sandbox.kernel_env(slot)
         (work / "spec.json").write_text(json.dumps(spec))
+        guard = self.sandbox.cpu_guard(slot) if self.sandbox else nullcontext()
         try:
-            with self.pool.worker() as worker:
+            with self.pool.worker() as worker, guard:
                 problem = worker.ask(work / "spec.json", self.wall)
         finally:
             if self.sandbox is not None:
                 self.sandbox.cleanup(slot)
+        if getattr(guard, "exceeded", False):
+            seconds = self.opts.limits.cpu_seconds
+            return {
+                "error": f"used more than {seconds}s of CPU time in one kernel "
+                "(all its processes together); it was stopped"
+            }
         if problem is not None:
             return {"error": problem}
         return json.loads((work / "result.json").read_text())

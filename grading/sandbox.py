@@ -7,15 +7,17 @@ distinct unprivileged uid (as root), its own unix-socket folder and cgroup name.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import pwd
 import random
+import re
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +37,7 @@ class Limits:
     file_bytes: int = 256 << 20
     tmpfs_bytes: int = 256 << 20
     nproc: int = 512  # threads count too: TF starts dozens
+    cpu_cores: float = 0  # CPU quota per kernel (cgroups; 0: none, share only)
     # BLAS threads per kernel (0: library default). One thread per core in each of
     # N parallel kernels made small numpy products 10-25x slower here.
     blas_threads: int = 0
@@ -50,12 +53,44 @@ def sandbox_problem() -> str | None:
     return None
 
 
-def _read_only_roots() -> list[str]:
+# The venv's interpreter by its real path: a venv reached through a link (a
+# worktree's `.venv`) is bound at its real place, so the link is not there.
+KERNEL_PYTHON = os.path.join(
+    os.path.realpath(sys.prefix), "bin", os.path.basename(sys.executable)
+)
+if not os.path.exists(KERNEL_PYTHON):
+    KERNEL_PYTHON = sys.executable
+WORKING_COPY = Path(__file__).resolve().parent.parent / "sparsekit"
+_FIND = (
+    "import importlib.util, os\n"
+    "s = importlib.util.find_spec('sparsekit')\n"
+    "print(os.path.realpath(s.submodule_search_locations[0]) if s else '')\n"
+)
+
+
+def kernel_sparsekit() -> str | None:
+    """Where a kernel's `import sparsekit` leads: run as a kernel is, in an empty
+    folder with a cleared environment (the grader's own sys.path, which holds
+    the repository, is not the kernel's)."""
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONNOUSERSITE": "1"}
+    with tempfile.TemporaryDirectory() as empty:
+        done = subprocess.run(
+            [KERNEL_PYTHON, "-c", _FIND],
+            cwd=empty,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    return done.stdout.strip() or None
+
+
+def _read_only_roots(sparsekit: str | None) -> list[str]:
     """What the kernel's interpreter needs: the venv, its base install, sparsekit."""
     roots = {os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix)}
-    spec = importlib.util.find_spec("sparsekit")
-    if spec is not None and spec.submodule_search_locations:
-        roots.update(os.path.realpath(p) for p in spec.submodule_search_locations)
+    if sparsekit:
+        roots.add(sparsekit)
     # Drop roots nested in another root: one bind covers them.
     ordered = sorted(roots)
     return [r for r in ordered if not any(r.startswith(o + os.sep) for o in ordered)]
@@ -72,7 +107,16 @@ class Sandbox:
         self.launcher = run_dir / "launch.py"
         shutil.copyfile(Path(__file__).with_name("_launch.py"), self.launcher)
         self.launcher.chmod(0o644)
-        self.ro_binds = _read_only_roots()
+        # Kernels import this checkout's sparsekit (the one the grader and the
+        # assignment were made with), not whatever the venv has installed.
+        if (WORKING_COPY / "__init__.py").exists():
+            self.sparsekit: str | None = str(WORKING_COPY)
+        else:
+            self.sparsekit = kernel_sparsekit()
+        self.ro_binds = _read_only_roots(self.sparsekit)
+        self.import_problem: str | None = None  # set by self_test
+        self.cpu_accounted = False  # set by self_test: CPU cgroups work here
+        self.warning: str | None = None  # set by self_test
         # Older bubblewrap (< 0.8) lacks the option: nested user namespaces stay.
         self.disable_userns = not self.root and _bwrap_has("--disable-userns")
 
@@ -113,10 +157,13 @@ class Sandbox:
             "passwd": str(base / "passwd"),
             "group": str(base / "group"),
             "ro_binds": self.ro_binds,
-            "path": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+            "path": f"{Path(KERNEL_PYTHON).parent}:/usr/local/bin:/usr/bin:/bin",
             "cgroup": f"sk-grading-{self.uid_base}-{slot}",
             "cgroup_record": str(base / "cgroups"),
             "disable_userns": self.disable_userns,
+            "cpu_quota_us": int(self.limits.cpu_cores * 100_000),
+            # Only the sparsekit bind is visible in that folder in the sandbox.
+            "pythonpath": os.path.dirname(self.sparsekit) if self.sparsekit else "",
             **self.limits.__dict__,
         }
         policy_path = base / "policy.json"
@@ -125,7 +172,7 @@ class Sandbox:
         spec_dir.mkdir(parents=True, exist_ok=True)
         spec = {
             "argv": [sys.executable, "-I", str(self.launcher), str(policy_path)]
-            + [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            + [KERNEL_PYTHON, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
             "display_name": "Python 3 (grading sandbox)",
             "language": "python",
             # SIGINT to the process group would hit bwrap: interrupt by message.
@@ -139,12 +186,18 @@ class Sandbox:
         base = self.run_dir / "ks" / str(slot)
         record = base / "cgroups"
         if record.exists():
-            for path in record.read_text().split():
+            paths = set(record.read_text().split())
+            for path in sorted(paths, key=lambda p: -p.count("/")):  # inner first
                 _remove_cgroup(Path(path))
         if (base / "ipc-mount").exists():
             ipc = (base / "ipc-mount").read_text()
             _run_quietly(["umount", "-l", ipc])
             (base / "ipc-mount").unlink()
+
+    def cpu_guard(self, slot: int) -> CpuGuard:
+        """Watches the slot's kernels' CPU time; see CpuGuard."""
+        record = self.run_dir / "ks" / str(slot) / "cgroups"
+        return CpuGuard(record, self.limits.cpu_seconds)
 
     def self_test(self, workdir: Path) -> str | None:
         """Runs a probe through the launcher; returns a problem or None if sound."""
@@ -155,11 +208,15 @@ class Sandbox:
         cwd = self.run_dir / "probe"
         cwd.mkdir(exist_ok=True)
         (cwd / "data.txt").write_text("visible")
+        (cwd / "graded.ipynb").write_text("{}")  # nbgrader's copy: hidden tests
+        link = cwd / "link.txt"
+        if not link.is_symlink():
+            link.symlink_to(secret)
         checks = _PROBE.format(
             secret=str(secret), root=self.root, no_userns=self.disable_userns
         )
         cmd = [sys.executable, "-I", str(self.launcher), str(policy)]
-        cmd += [sys.executable, "-c", checks]
+        cmd += [KERNEL_PYTHON, "-c", checks]
         try:
             out = subprocess.run(
                 cmd, cwd=cwd, capture_output=True, text=True, timeout=60, check=False
@@ -167,10 +224,21 @@ class Sandbox:
         except subprocess.TimeoutExpired:
             return "the sandbox self-test timed out"
         finally:
+            record = self.run_dir / "ks" / str(slot) / "cgroups"
+            made = record.read_text().split() if record.exists() else []
+            self.cpu_accounted = any(_usage_file(Path(p)) for p in made)
             self.cleanup(slot)
         if out.returncode != 0 or "PROBE-OK" not in out.stdout:
             detail = (out.stderr or out.stdout).strip().splitlines()[-3:]
             return "the sandbox self-test failed: " + " | ".join(detail)
+        found = re.search(r"^SPARSEKIT=(.*)$", out.stdout, re.M)[1].strip()
+        self.import_problem = sparsekit_problem(found, self.sparsekit)
+        if not self.cpu_accounted:
+            self.warning = (
+                "no CPU cgroup per kernel here (needs root and a writable cgroup "
+                "hierarchy): a submission's processes share the CPU with its "
+                "classmates' and the CPU time limit counts each process alone"
+            )
         return None
 
 
@@ -180,6 +248,8 @@ import os, socket, sys
 import zmq, ipykernel  # the kernel's own imports must resolve
 assert not os.path.exists({secret!r}), "grader files visible"
 assert open("data.txt").read() == "visible", "submission files not visible"
+assert not os.path.exists("graded.ipynb"), "the graded notebook is visible"
+assert not os.path.exists("link.txt"), "links in the notebook folder followed"
 open("scratch.txt", "w").write("x")  # the notebook folder is writable
 try:
     open("data.txt", "w")
@@ -202,8 +272,109 @@ try:
 except OSError:
     pass
 assert os.getpid() < 10, "no PID namespace"
+import importlib.util  # exactly as a kernel's `import sparsekit` resolves
+spec = importlib.util.find_spec("sparsekit")
+where = ""  # an unreadable package is found as an empty namespace package
+if spec is not None and spec.origin and os.access(spec.origin, os.R_OK):
+    where = os.path.dirname(os.path.realpath(spec.origin))
+print("SPARSEKIT=" + where)
 print("PROBE-OK")
 """
+
+
+def sparsekit_problem(found: str, mounted: str | None) -> str | None:
+    """Why a kernel would not run the sparsekit the grader chose, if it would not.
+
+    `found`: where the probe's kernel imports it from ("" if nowhere).
+    """
+    if mounted is None:
+        return None  # no checkout beside the tool and none installed: not needed
+    if not found:
+        return (
+            f"a kernel cannot import sparsekit from {mounted} (is it readable by "
+            "other users?): every test using it would fail"
+        )
+    if found != mounted:
+        return (
+            f"a kernel imports sparsekit from {found}, not from {mounted}: "
+            "students would be graded against another version"
+        )
+    return None
+
+
+class CpuGuard:
+    """While grading one student, polls the CPU time of each of its kernels'
+    cgroups, all processes together (setsid'd ones too: RLIMIT_CPU counts each
+    alone), and kills the kernel's processes once it exceeds `limit` seconds.
+
+    `with guard:`; afterwards `guard.exceeded` says whether it had to. Where no
+    cgroup could be made (see the self-test's warning) it watches nothing.
+    """
+
+    def __init__(self, record: Path, limit: float, every: float = 0.2) -> None:
+        self.record, self.limit, self.every = record, limit, every
+        self.exceeded = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self) -> CpuGuard:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                paths = [Path(p) for p in self.record.read_text().split()]
+            except OSError:
+                continue
+            for path in paths:
+                used = _cpu_seconds(path)
+                if used is not None and used > self.limit:
+                    self.exceeded = True
+                    _kill_all(path)
+
+
+def _usage_file(path: Path) -> Path | None:
+    for name in ("cpuacct.usage", "cpu.stat"):
+        if (path / name).exists() and path.name.startswith("k"):
+            return path / name
+    return None
+
+
+def _cpu_seconds(path: Path) -> float | None:
+    """CPU time of every process that was ever in kernel cgroup `path`."""
+    usage = _usage_file(path)
+    try:
+        text = usage.read_text() if usage else None
+    except OSError:
+        return None
+    if text is None:
+        return None
+    if usage.name == "cpuacct.usage":
+        return int(text) / 1e9
+    fields = dict(line.split() for line in text.splitlines() if line.strip())
+    return int(fields["usage_usec"]) / 1e6 if "usage_usec" in fields else None
+
+
+def _kill_all(path: Path) -> None:
+    try:
+        (path / "cgroup.kill").write_text("1")  # v2: all at once, forks included
+        return
+    except OSError:
+        pass
+    try:
+        pids = (path / "cgroup.procs").read_text().split()
+    except OSError:
+        return
+    for pid in pids:
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def _bwrap_has(option: str) -> bool:
