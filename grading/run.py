@@ -17,6 +17,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,8 +144,14 @@ class _Grader:
 
     def grade(self, slot: int, student: str) -> Row:
         a = self.opts.assignment
+        started = time.monotonic()
+        # Extra files leave the kernel's folder (first on sys.path); the scan
+        # counts against the submission's time limit.
         findings = check_submission(
-            self.root / "submitted" / student / a, self.root / RELEASE / a
+            self.root / "submitted" / student / a,
+            self.root / RELEASE / a,
+            set_aside=self.scratch / "set-aside" / student,
+            seconds=self.wall,
         )
         db = self.scratch / "gb" / f"{slot}.db"
         db.parent.mkdir(exist_ok=True)
@@ -152,7 +159,8 @@ class _Grader:
         db_url = f"sqlite:///{db}"
         outcome = None
         if not findings.failed:
-            outcome = self._autograde(slot, student, db_url)
+            left = self.wall - (time.monotonic() - started)
+            outcome = self._autograde(slot, student, db_url, max(left, 1.0))
         row = make_row(
             student,
             a,
@@ -169,7 +177,7 @@ class _Grader:
         self._copy_feedback(row)
         return row
 
-    def _autograde(self, slot: int, student: str, db_url: str) -> dict:
+    def _autograde(self, slot: int, student: str, db_url: str, wall: float) -> dict:
         work = self.scratch / "w" / str(slot)
         work.mkdir(parents=True)
         spec = {
@@ -188,7 +196,7 @@ class _Grader:
         (work / "spec.json").write_text(json.dumps(spec))
         try:
             with self.pool.worker() as worker:
-                problem = worker.ask(work / "spec.json", self.wall)
+                problem = worker.ask(work / "spec.json", wall)
         finally:
             if self.sandbox is not None:
                 self.sandbox.cleanup(slot)
