@@ -62,6 +62,8 @@ spec.loader.exec_module(fresh)
 ip._trait_values["input_transformer_manager"] = fresh.TransformerManager()
 ip.input_transformers_post = []
 ip.ast_transformers = []
+ip.ast_node_interactivity = "last_expr"  # "none" would hide every partial score
+ip.autocall = 0
 for name in ("run_cell", "run_cell_async", "transform_cell", "transform_ast",
              "run_ast_nodes", "run_code", "showtraceback", "should_run_async",
              "showsyntaxerror", "_run_cell"):

@@ -93,6 +93,10 @@ TRACE = (
     "    return _skip\n"
     "getattr(_s, 'set' + 'trace')(_skip)\n" + WRONG_NORMALIZE
 )
+# No result shown for any cell: nbgrader gives full points to a cell without one.
+INTERACTIVITY = (
+    _IP + "setattr(_ip, 'ast_node_' + 'interactivity', 'none')\n" + WRONG_NORMALIZE
+)
 # A class-level patch of the display hook: every result shows full points.
 RESULT_PATCH = (
     "import sys as _s\n"
@@ -137,6 +141,7 @@ def answers() -> dict[str, dict[str, str]]:
         },
         "s_trace": {"normalize": TRACE},
         "s_result_patch": {"normalize": RESULT_PATCH},
+        "s_interactivity": {"normalize": INTERACTIVITY},
         "s_always_equal": {"squares": ALWAYS_EQUAL},
         "p_deep": {"squares": DEEP + SOLUTION["squares"]},
         "p_magics": {"squares": MAGICS + SOLUTION["squares"]},

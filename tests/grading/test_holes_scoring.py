@@ -40,6 +40,7 @@ EXPECTED = {
     "s_transform_tests": ("0", "needs_manual", "getattr with a computed name"),
     "s_transform_canary": ("0", "needs_manual", "getattr with a computed name"),
     "s_trace": ("4", "needs_manual", "getattr with a computed name"),
+    "s_interactivity": ("4", "needs_manual", "getattr with a computed name"),
     # ... and what a reset cannot undo is caught by the canaries.
     "s_result_patch": ("", "failed", "cannot be trusted"),
     # Found while here: answers that compare equal to anything.
@@ -174,3 +175,50 @@ def test_precheck_is_linear_and_bounded(tmp_path, release_nb):
     assert time.monotonic() - started < 5 and not found.failed, found
     found = check_submission(folder, release_nb.parent, seconds=0)
     assert found.failed and "ran past" in found.failed[0], found
+
+
+WRONG_GINI = "    return np.zeros(np.asarray(x).shape[0])"
+REAL = {
+    "broken": f"def gini(x):\n{WRONG_GINI}",
+    # The course's own test cells: the score is a local of `_test()`.
+    "global_score": f"def gini(x):\n    global _score\n    _score = 99.0\n{WRONG_GINI}",
+    "displayhook": "import sys as _s\ndef gini(x):\n"
+    f"    getattr(_s, 'display' + 'hook')(2.0)\n{WRONG_GINI}",
+}
+
+
+@pytest.mark.slow
+def test_course_test_cells_keep_the_score_out_of_reach(tmp_path):
+    """sparsity_metrics, graded for real: each cheat scores as the plain wrong
+    gini does, while the solution keeps every autograded point."""
+    name = "sparsity_metrics"
+    source = nbformat.read(REPO / "solutions" / name / f"{name}.ipynb", as_version=4)
+    answers = {
+        c.metadata.nbgrader.grade_id: c.source
+        for c in source.cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+    }
+    release = REPO / "exercises" / name / f"{name}.ipynb"
+    for student, gini in {"solution": answers["gini"], **REAL}.items():
+        nb = nbformat.read(release, as_version=4)
+        for cell in nb.cells:
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if grade_id in answers:
+                cell.source = gini if grade_id == "gini" else answers[grade_id]
+        path = tmp_path / "subs" / student / name / f"{name}.ipynb"
+        path.parent.mkdir(parents=True)
+        nbformat.write(nb, path)
+    out = tmp_path / "out"
+    done = grading(
+        "run", name, "--submissions", str(tmp_path / "subs"), "--out", str(out),
+        "--workers", "2",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rows = read_csv(out / f"{name}.csv")
+    assert rows["solution"]["status"] == "graded", rows["solution"]
+    broken = float(rows["broken"]["score"])
+    assert broken < float(rows["solution"]["score"]), rows
+    for student in ("global_score", "displayhook"):
+        assert float(rows[student]["score"]) == broken, rows[student]
+    assert rows["global_score"]["status"] == "graded", rows["global_score"]
+    assert "results of its own" in rows["displayhook"]["reason"], rows["displayhook"]
