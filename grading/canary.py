@@ -130,8 +130,10 @@ class AddCanary(Preprocessor):
             model = [""]
             if tests:
                 model = nb.cells[rng.choice(tests)].source.splitlines() or [""]
-            head = model[:1] if model[0].lstrip().startswith(("#", '"""')) else []
+            head = model[:1] if _one_line_comment(model[0]) else []
             rest = model[len(head) :] if cell_id[0] == "c" else []
+            if not _compiles("\n".join(head + body + rest)):
+                rest = []  # IPython syntax in the test: the check alone
             cell = nbformat.v4.new_code_cell("\n".join(head + body + rest))
             cell.id = cell_id
             nb.cells.insert(rng.randint(start, len(nb.cells)), cell)
@@ -144,6 +146,19 @@ class AddCanary(Preprocessor):
             "extra_results": [],
         }
         return nb, resources
+
+
+def _one_line_comment(line: str) -> bool:
+    text = line.strip()
+    return text.startswith("#") or (text.startswith('"""') and _compiles(text))
+
+
+def _compiles(source: str) -> bool:
+    try:
+        compile(source, "<canary>", "exec")
+    except (SyntaxError, ValueError, RecursionError):
+        return False
+    return True
 
 
 class GuardedExecute(BoundedExecute):

@@ -123,23 +123,25 @@ def _malformed(nb) -> str | None:
 def _set_aside_extras(submitted, release, expected, dest, found) -> None:
     """Moves files the release lacks (or holds different) out of the folder."""
     extras = []
-    for path in sorted(submitted.rglob("*")):
-        rel = path.relative_to(submitted)
-        if path.is_dir() and not path.is_symlink():
-            continue
-        if len(rel.parts) == 1 and rel.name in expected:
-            continue
-        ours = release / rel
-        if ours.is_file() and not path.is_symlink() and _same(path, ours):
-            continue
-        extras.append(rel)
+    # os.walk does not follow links: a link to / must not be walked.
+    for folder, dirs, files in os.walk(submitted):
+        for name in sorted(files + [d for d in dirs if _is_link(folder, d)]):
+            path = Path(folder) / name
+            rel = path.relative_to(submitted)
+            if len(rel.parts) == 1 and rel.name in expected:
+                continue
+            ours = release / rel
+            if not path.is_symlink() and ours.is_file() and _same(path, ours):
+                continue
+            extras.append(rel)
+    extras.sort()
     for rel in extras:
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(submitted / rel), str(target))
-    for folder in sorted(submitted.rglob("*"), reverse=True):
-        if folder.is_dir() and not folder.is_symlink() and not any(folder.iterdir()):
-            folder.rmdir()
+    for folder, _, _ in os.walk(submitted, topdown=False):
+        if Path(folder) != submitted and not os.listdir(folder):
+            os.rmdir(folder)
     if not extras:
         return
     listed = ", ".join(str(r) for r in extras[:5]) + (", ..." * (len(extras) > 5))
@@ -148,6 +150,10 @@ def _set_aside_extras(submitted, release, expected, dest, found) -> None:
         found.manual.append(f"extra files set aside, not run (code: {listed})")
     else:
         found.notes.append(f"extra files set aside, not run: {listed}")
+
+
+def _is_link(folder: str, name: str) -> bool:
+    return os.path.islink(os.path.join(folder, name))
 
 
 def _same(a: Path, b: Path) -> bool:

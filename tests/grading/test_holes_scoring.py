@@ -222,3 +222,41 @@ def test_course_test_cells_keep_the_score_out_of_reach(tmp_path):
         assert float(rows[student]["score"]) == broken, rows[student]
     assert rows["global_score"]["status"] == "graded", rows["global_score"]
     assert "results of its own" in rows["displayhook"]["reason"], rows["displayhook"]
+
+
+def test_extra_files_leave_the_folder_and_links_are_not_walked(tmp_path, release_nb):
+    folder = students.write(tmp_path, "x", students.fill(release_nb, {})).parent
+    (folder / "pkg").mkdir()
+    (folder / "pkg" / "__init__.py").write_text("")
+    (folder / "data.csv").write_text("1,2")
+    (folder / "root").symlink_to("/")
+    aside = tmp_path / "aside"
+    found = check_submission(folder, release_nb.parent, set_aside=aside, seconds=10)
+    assert sorted(p.name for p in folder.iterdir()) == [release_nb.name]
+    assert (aside / "pkg" / "__init__.py").exists() and (aside / "root").is_symlink()
+    assert any("pkg/__init__.py" in m for m in found.manual), found
+
+
+@pytest.mark.parametrize(
+    "test_source",
+    ['"""A test\nover two lines"""\nassert f() == 1', "# a test\n%time x = f()\nx"],
+)
+def test_canaries_look_like_tests_and_always_run(test_source):
+    from grading.canary import METADATA_KEY, AddCanary
+
+    nb = nbformat.v4.new_notebook()
+    answer = nbformat.v4.new_code_cell("def f():\n    return 1")
+    answer.metadata["nbgrader"] = {"solution": True, "grade_id": "f"}
+    test = nbformat.v4.new_code_cell(test_source)
+    test.metadata["nbgrader"] = {"grade": True, "grade_id": "t", "points": 1}
+    nb.cells = [answer, test]
+    nb, resources = AddCanary().preprocess(nb, {})
+    state = resources[METADATA_KEY]
+    added = {c.id: c.source for c in nb.cells[1:] if c is not test}
+    assert set(added) == {state["cell_id"], state["result_id"]}
+    assert nb.cells[0] is answer  # never before the student's code
+    for source in added.values():
+        compile(source, "<canary>", "exec")
+    assert added[state["cell_id"]].startswith(test_source.splitlines()[0]) == (
+        test_source.startswith("#")
+    )
