@@ -7,37 +7,33 @@ turn each of those into a flag with a reason:
 - missing, renamed or unreadable notebooks -> `failed`;
 - locked cells (tests) edited or deleted, compared with the release by nbgrader's
   own checksums -> `needs_manual` (nbgrader restores them, so the score is fair);
+- extra files (a `numpy.py` beside the notebook shadows numpy: the kernel's
+  folder is first on `sys.path`) -> moved out of the submission, listed in the
+  reason, `needs_manual` if importable;
 - student code that tampers with what tests rely on (builtins, exceptions,
-  monkeypatched modules, IPython hooks, always-true `__eq__`) -> `needs_manual`.
-  This scan is a heuristic: see grading/README.md for what test authors should do.
+  monkeypatched modules however spelled, IPython hooks, always-equal objects,
+  calls an answer must not make) -> `needs_manual`. Which cells are the
+  student's comes from the release, never from the submission's metadata.
+  This scan (scan.py) is a heuristic: see grading/README.md for what test
+  authors should do.
 """
 
 from __future__ import annotations
 
-import ast
-import builtins
+import os
+import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
-from IPython.core.inputtransformer2 import TransformerManager
-from nbgrader.utils import compute_checksum
+from nbgrader.utils import compute_checksum, is_locked
 
-PROTECTED = {
-    name
-    for name, value in vars(builtins).items()
-    if isinstance(value, type) and issubclass(value, BaseException)
-} | {
-    "isinstance", "len", "abs", "all", "any", "round", "float", "int", "bool",
-    "print", "getattr", "hasattr", "setattr", "__import__", "eval", "exec",
-    "compile", "repr", "str", "type", "range", "sorted", "zip", "map",
-}  # fmt: skip
-HOOKS = {
-    "get_ipython", "__builtins__", "settrace", "setprofile", "excepthook",
-    "displayhook", "meta_path", "path_hooks", "_getframe", "currentframe",
-    "get_referrers", "get_objects",
-}  # fmt: skip
-MODULES = {"builtins", "ctypes", "gc", "inspect"}
+from . import scan
+from .scan import scan_trees
+
+# Files Python would import from the kernel's folder (it is first on sys.path).
+IMPORTABLE = (".py", ".pyc", ".pyw", ".so", ".pyd", ".pth", ".zip", ".egg")
 
 
 @dataclass
@@ -47,13 +43,36 @@ class Findings:
     failed: list[str] = field(default_factory=list)
     manual: list[str] = field(default_factory=list)
     unreadable: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # said, status unchanged
 
 
-def check_submission(submitted: Path, release: Path) -> Findings:
-    """Compares a student's folder with the release folder of the assignment."""
+def check_submission(
+    submitted: Path,
+    release: Path,
+    set_aside: Path | None = None,
+    seconds: float | None = None,
+) -> Findings:
+    """Compares a student's folder with the release folder of the assignment.
+
+    With `set_aside`, files the release does not have are moved there (out of
+    the kernel's folder, so out of its `sys.path`). Never raises for anything in
+    the submission: what cannot be checked becomes a `failed` reason, and the
+    whole check stops at `seconds`.
+    """
     found = Findings()
+    try:
+        _check(submitted, release, set_aside, seconds, found)
+    except Exception as err:  # a submission must never end the class's run
+        found.failed.append(f"the pre-check failed ({type(err).__name__})")
+    return found
+
+
+def _check(submitted, release, set_aside, seconds, found: Findings) -> None:
+    deadline = None if seconds is None else time.monotonic() + seconds
     expected = sorted(p.name for p in release.glob("*.ipynb"))
     present = sorted(p.name for p in submitted.glob("*.ipynb"))
+    if set_aside is not None:
+        _set_aside_extras(submitted, release, expected, set_aside, found)
     for name in expected:
         if name not in present:
             others = [p for p in present if p not in expected]
@@ -67,9 +86,78 @@ def check_submission(submitted: Path, release: Path) -> Findings:
             found.unreadable.append(submitted / name)
             continue
         original = nbformat.read(release / name, as_version=4)
-        found.manual += _changed_locked_cells(nb, original, name)
-        found.manual += _tampering(nb, name)
-    return found
+        try:
+            if problem := _malformed(nb):
+                found.failed.append(f"{name}: {problem}")
+                continue
+            found.manual += _changed_locked_cells(nb, original, name)
+            found.manual += _tampering(nb, original, name, deadline)
+        except scan.OutOfTime:
+            found.failed.append(
+                f"{name}: the pre-check ran past {seconds:g}s (the submission limit)"
+            )
+        except Exception as err:  # one notebook's problem is its own row
+            found.failed.append(f"{name}: the pre-check failed ({type(err).__name__})")
+
+
+def _malformed(nb) -> str | None:
+    """What nbgrader cannot handle in the cells' nbgrader metadata, if anything."""
+    for index, cell in enumerate(nb.cells):
+        meta = cell.get("metadata", {}).get("nbgrader")
+        if meta is None:
+            continue
+        if not isinstance(meta, dict):
+            return f"cell {index}: nbgrader metadata is not a mapping"
+        if "grade_id" in meta and not isinstance(meta["grade_id"], str):
+            return f"cell {index}: grade_id is not a string"
+        if "points" in meta:
+            try:
+                float(meta["points"])
+            except (TypeError, ValueError):
+                return f"cell {index}: points is not a number"
+        if not isinstance(cell.get("source", ""), str):
+            return f"cell {index}: source is not text"
+    return None
+
+
+def _set_aside_extras(submitted, release, expected, dest, found) -> None:
+    """Moves files the release lacks (or holds different) out of the folder."""
+    extras = []
+    # os.walk does not follow links: a link to / must not be walked.
+    for folder, dirs, files in os.walk(submitted):
+        for name in sorted(files + [d for d in dirs if _is_link(folder, d)]):
+            path = Path(folder) / name
+            rel = path.relative_to(submitted)
+            if len(rel.parts) == 1 and rel.name in expected:
+                continue
+            ours = release / rel
+            if not path.is_symlink() and ours.is_file() and _same(path, ours):
+                continue
+            extras.append(rel)
+    extras.sort()
+    for rel in extras:
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(submitted / rel), str(target))
+    for folder, _, _ in os.walk(submitted, topdown=False):
+        if Path(folder) != submitted and not os.listdir(folder):
+            os.rmdir(folder)
+    if not extras:
+        return
+    listed = ", ".join(str(r) for r in extras[:5]) + (", ..." * (len(extras) > 5))
+    code = [r for r in extras if r.suffix in IMPORTABLE or "__init__" in r.name]
+    if code:
+        found.manual.append(f"extra files set aside, not run (code: {listed})")
+    else:
+        found.notes.append(f"extra files set aside, not run: {listed}")
+
+
+def _is_link(folder: str, name: str) -> bool:
+    return os.path.islink(os.path.join(folder, name))
+
+
+def _same(a: Path, b: Path) -> bool:
+    return os.path.getsize(a) == os.path.getsize(b) and a.read_bytes() == b.read_bytes()
 
 
 def _changed_locked_cells(nb, original, name: str) -> list[str]:
@@ -96,81 +184,62 @@ def _grade_id(cell) -> str | None:
     return cell.metadata.get("nbgrader", {}).get("grade_id")
 
 
-def _tampering(nb, name: str) -> list[str]:
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    # Modules imported anywhere (e.g. `np` in a locked cell) count as modules.
-    imported = set().union(*(_imports(_parse(c.source)) for c in code))
-    notes = []
-    for cell in code:
+def _tampering(nb, original, name: str, deadline: float | None) -> list[str]:
+    """Scans every cell nbgrader will run as the student's code.
+
+    Cell types, `locked` and grade_ids come from the release: nbgrader restores
+    a cell's type from it (a markdown answer cell runs as code), and a `locked`
+    flag the student wrote on an answer cell means nothing. Only text that is
+    exactly one of the release's locked code cells is the instructor's.
+    """
+    released = {_grade_id(c): c for c in original.cells if _grade_id(c)}
+    instructor = [
+        c.source for c in original.cells if c.cell_type == "code" and is_locked(c)
+    ]
+    rules = scan.instructor_rules(instructor, deadline)
+    forbidden = original.metadata.get("sk_grading", {}).get("forbidden", {})
+    for cell in original.cells:
         meta = cell.metadata.get("nbgrader", {})
-        if meta.get("locked"):
+        if cell.cell_type == "code" and meta.get("solution"):
+            for tree in _trees_or_none(cell.source):
+                for bound, _ in scan.bindings(tree):
+                    rules.owned.setdefault(bound, meta["grade_id"])
+    theirs = []  # (label, owner grade_id, trees or None, why not)
+    for index, cell in enumerate(nb.cells):
+        grade_id = _grade_id(cell)
+        ours = released.get(grade_id)
+        kind = ours.cell_type if ours is not None else cell.cell_type
+        if kind != "code" and cell.cell_type != "code":
             continue
-        for finding in scan_code(cell.source, imported):
-            notes.append(f"{name}: {finding} in cell {meta.get('grade_id', '?')}")
+        if cell.source in instructor:
+            continue
+        label = grade_id or f"#{index}"
+        owner = (
+            grade_id
+            if ours is not None and ours.metadata.nbgrader.get("solution")
+            else None
+        )
+        try:
+            trees = scan.parse(cell.source, deadline)
+        except scan.Unscannable as err:
+            theirs.append((label, owner, None, str(err)))
+            continue
+        theirs.append((label, owner, trees, ""))
+        for tree in trees:
+            scan.learn(tree, rules, taint=True)
+    notes = []
+    for label, owner, trees, problem in theirs:
+        if trees is None:
+            notes.append(f"{name}: cell {label} could not be scanned ({problem})")
+            continue
+        rule = list(forbidden.get("*", [])) + list(forbidden.get(owner or "", []))
+        for finding in scan_trees(trees, rules, rule, owner, deadline):
+            notes.append(f"{name}: {finding} in cell {label}")
     return notes
 
 
-def _parse(source: str) -> ast.AST:
-    lines = [ln for ln in source.splitlines() if not ln.lstrip().startswith("%matpl")]
+def _trees_or_none(source: str) -> list:
     try:
-        return ast.parse(TransformerManager().transform_cell("\n".join(lines)))
-    except SyntaxError:
-        return ast.Module(body=[], type_ignores=[])  # it fails on its own when run
-
-
-def _imports(tree: ast.AST) -> set[str]:
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            for alias in node.names:
-                names.add((alias.asname or alias.name).split(".")[0])
-    return names
-
-
-def scan_code(source: str, imported: set[str] = frozenset()) -> list[str]:
-    """Names the constructs in `source` that can make tests lie (a heuristic)."""
-    tree = _parse(source)
-    imported = set(imported) | _imports(tree)
-    found = []
-    for node in ast.walk(tree):
-        found += _judge(node, imported)
-    return sorted(set(found))
-
-
-def _judge(node: ast.AST, imported: set[str]) -> list[str]:
-    if isinstance(node, (ast.Import, ast.ImportFrom)):
-        mods = [a.name for a in node.names] if isinstance(node, ast.Import) else []
-        mods.append(getattr(node, "module", None) or "")
-        return [f"imports {m}" for m in mods if m.split(".")[0] in MODULES]
-    if isinstance(node, ast.Name) and node.id in HOOKS:
-        return [f"uses {node.id}"]
-    if isinstance(node, ast.Attribute) and node.attr in HOOKS:
-        return [f"uses .{node.attr}"]
-    if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name in PROTECTED:
-        return [f"redefines {node.name}"]
-    if isinstance(node, ast.FunctionDef) and node.name in {"__eq__", "__bool__"}:
-        body = [s for s in node.body if not isinstance(s, ast.Expr)]
-        if len(body) == 1 and isinstance(body[0], ast.Return):
-            value = body[0].value
-            if isinstance(value, ast.Constant) and value.value is True:
-                return [f"{node.name} always True"]
-    targets = []
-    if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-    found = []
-    for target in targets:
-        if isinstance(target, ast.Name) and target.id in PROTECTED:
-            found.append(f"redefines {target.id}")
-        elif isinstance(target, ast.Attribute):
-            base = target
-            while isinstance(base, ast.Attribute):
-                base = base.value
-            if isinstance(base, ast.Name) and base.id in imported:
-                found.append(f"monkeypatches {ast.unparse(target)}")
-            elif target.attr in {"__eq__", "__bool__", "__class__"}:
-                found.append(f"assigns {target.attr}")
-    if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "setattr":
-        first = node.args[0] if node.args else None
-        if isinstance(first, ast.Name) and first.id in imported:
-            found.append(f"monkeypatches {first.id} via setattr")
-    return found
+        return scan.parse(source)
+    except scan.Unscannable:
+        return []

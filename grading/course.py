@@ -11,8 +11,8 @@ from pathlib import Path
 
 from traitlets.config import Config, PyFileConfigLoader
 
-from .bounded import autograde_preprocessors
-from .canary import AddCanary, CheckCanary
+from .bounded import BoundedExecute, autograde_preprocessors
+from .canary import AddCanary, CheckCanary, GuardedExecute
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SOURCE = "solutions"
@@ -77,11 +77,10 @@ def nbgrader_config(course: Path, root: Path, db_url: str) -> Config:
     pinned.GenerateFeedback.preprocessors = feedback
     # Outputs are capped: the grader writes them to disk outside the sandbox.
     # A must-fail cell around them checks that errors still surface (canary.py).
-    pinned.Autograde.autograde_preprocessors = [
-        AddCanary,
-        *autograde_preprocessors(config.Autograde.get("autograde_preprocessors")),
-        CheckCanary,
-    ]
+    # Test cells run after a reset of the kernel's hooks, keeping one result each.
+    steps = autograde_preprocessors(config.Autograde.get("autograde_preprocessors"))
+    steps = [GuardedExecute if s is BoundedExecute else s for s in steps]
+    pinned.Autograde.autograde_preprocessors = [AddCanary, *steps, CheckCanary]
     # A deleted test cell is put back and run rather than silently scoring 0.
     pinned.OverwriteCells.add_missing_cells = True
     config.merge(pinned)

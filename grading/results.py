@@ -11,7 +11,7 @@ import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
 from .bounded import TRUNCATED
-from .canary import tampered
+from .canary import extra_results, tampered
 from .checks import Findings
 
 COLUMNS = ("student_id", "score", "max_score", "status", "reason")
@@ -80,7 +80,7 @@ def make_row(
             pending = pending_points(submission)
     except MissingEntry:
         return Row(student, None, total, FAILED, "nbgrader stored no grades")
-    notes = findings.manual + _timeouts(autograded)
+    notes = findings.manual + _timeouts(autograded) + _extra_results(autograded)
     if not outcome.get("feedback", {}).get("success"):
         notes.append("feedback could not be generated")
     status = NEEDS_MANUAL if notes else GRADED
@@ -88,6 +88,7 @@ def make_row(
         notes.append(pending_note(pending))
     if _truncated(autograded):
         notes.append("outputs beyond the size limit were dropped (the score stands)")
+    notes += findings.notes
     return Row(student, score, total, status, "; ".join(notes))
 
 
@@ -112,6 +113,18 @@ def _failure(auto: dict) -> str:
             return reason
     lines = [ln for ln in text.splitlines() if ln.startswith("[ERROR]")]
     return "nbgrader failed: " + (lines[0][8:] if lines else "see its log")
+
+
+def _extra_results(autograded: Path) -> list[str]:
+    notes = []
+    for path in sorted(autograded.glob("*.ipynb")):
+        cells = extra_results(nbformat.read(path, as_version=4))
+        if cells:
+            notes.append(
+                f"{path.name}: code under test showed results of its own in "
+                f"{', '.join(cells)} (one result per test counted: the lowest)"
+            )
+    return notes
 
 
 def _timeouts(autograded: Path) -> list[str]:

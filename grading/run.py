@@ -17,6 +17,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -151,8 +152,14 @@ class _Grader:
 
     def grade(self, slot: int, student: str) -> Row:
         a = self.opts.assignment
+        started = time.monotonic()
+        # Extra files leave the kernel's folder (first on sys.path); the scan
+        # counts against the submission's time limit.
         findings = check_submission(
-            self.root / "submitted" / student / a, self.root / RELEASE / a
+            self.root / "submitted" / student / a,
+            self.root / RELEASE / a,
+            set_aside=self.scratch / "set-aside" / student,
+            seconds=self.wall,
         )
         findings.failed += self.refused.get(student, [])
         db = self.scratch / "gb" / f"{slot}.db"
@@ -161,7 +168,8 @@ class _Grader:
         db_url = f"sqlite:///{db}"
         outcome = None
         if not findings.failed:
-            outcome = self._autograde(slot, student, db_url)
+            left = self.wall - (time.monotonic() - started)
+            outcome = self._autograde(slot, student, db_url, max(left, 1.0))
         row = make_row(
             student,
             a,
@@ -178,7 +186,7 @@ class _Grader:
         self._copy_feedback(row)
         return row
 
-    def _autograde(self, slot: int, student: str, db_url: str) -> dict:
+    def _autograde(self, slot: int, student: str, db_url: str, wall: float) -> dict:
         work = self.scratch / "w" / str(slot)
         work.mkdir(parents=True)
         spec = {
@@ -198,7 +206,7 @@ class _Grader:
         guard = self.sandbox.cpu_guard(slot) if self.sandbox else nullcontext()
         try:
             with self.pool.worker() as worker, guard:
-                problem = worker.ask(work / "spec.json", self.wall)
+                problem = worker.ask(work / "spec.json", wall)
         finally:
             if self.sandbox is not None:
                 self.sandbox.cleanup(slot)

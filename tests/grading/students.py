@@ -140,11 +140,12 @@ def hostile(course: Path, out: Path) -> dict[str, dict[str, str]]:
             "squares": "import sys\nfor _ in range(16):\n    print('x' * 2**20)\n"
             "    sys.stderr.write('e' * 2**10)\n" + WRONG_SQUARES
         },
-        # The same, hidden from the static scan: only the canary can tell.
+        # Every later cell emptied by a class-level patch the grader's reset does
+        # not undo: only the canary can tell.
         "h_sneaky": {
             "squares": "_ip = eval('get' + '_ipython')()\n"
-            "getattr(_ip, 'input_transformers_' + 'cleanup').append("
-            "lambda lines: ['pass\\n'])\n" + WRONG_SQUARES
+            "setattr(type(_ip), 'transform_' + 'cell', lambda self, cell: 'pass\\n')\n"
+            + WRONG_SQUARES
         },
         "h_transform": {
             "squares": "get_ipython().input_transformers_cleanup.append("

@@ -23,7 +23,8 @@ EXPECTED = {
     "h_ipc": ("7", "graded", ""),  # ... if the socket folder is size-capped
     "h_output": ("5", "graded", "size limit"),  # wrong squares, output capped
     "h_cheat": (None, "needs_manual", "AssertionError"),
-    "h_transform": ("", "failed", "cannot be trusted"),
+    # Input transformers are reset before every test: the honest score, flagged.
+    "h_transform": ("5", "needs_manual", "get_ipython"),
     "h_sneaky": ("", "failed", "cannot be trusted"),
     "t_edited": ("5", "needs_manual", "edited"),
     "t_deleted": ("4", "needs_manual", "deleted"),
