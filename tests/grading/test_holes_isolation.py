@@ -54,16 +54,20 @@ EXPECTED = {
     "b_solution": ("7", "graded", ""),  # beside the CPU hog
     "b_untouched": ("0", "graded", ""),
     "i_notebook": ("7", "graded", ""),  # 8: no hidden tests in its folder
-    "i_history": ("7", "graded", ""),  # 9: not in In/_ih/_i/history
+    # 9: not in In/_ih/_i/history (its computed getattr into IPython is flagged)
+    "i_history": ("7", "needs_manual", "getattr with a computed name"),
     "i_exfiltrate": ("5", "graded", ""),  # 9: its raise costs soft_threshold
     "l_notebook": ("", "failed", LINKS),  # 10
     "l_folder": ("", "failed", LINKS),
     "l_student": ("", "failed", LINKS),
     "l_fifo": ("", "failed", LINKS),
     "i_xss": ("7", "graded", ""),  # 11: sanitised, scored as it is
-    "i_flood": ("5", "graded", "size limit"),  # 12: wrong squares, outputs cut
+    # 12: wrong squares, outputs cut; its computed getattr also asks for a look
+    "i_flood": ("5", "needs_manual", "size limit"),
     "a_setsid": ("", "failed", "CPU time"),  # 13
-    "i_sparsekit": ("7", "graded", ""),  # the kernel imports this checkout's
+    # the kernel imports this checkout's sparsekit (7 only then); its
+    # __import__ is flagged by the scan, which is right for a dynamic import
+    "i_sparsekit": ("7", "needs_manual", "import"),
 }
 
 
@@ -281,7 +285,9 @@ def test_kernels_import_the_checkout_being_graded_with(course, release_nb, tmp_p
     assert done.returncode == 0, done.stderr
     rows = read_csv(tmp_path / "out" / f"{students.NAME}.csv")
     got = {s: (r["score"], r["status"]) for s, r in rows.items()}
-    assert got == {"solution": ("7", "graded"), "i_copy": ("7", "graded")}
+    # i_copy's squares is right only where kernels import the copy (7 points);
+    # its dynamic __import__ is flagged, as the scan flags every one
+    assert got == {"solution": ("7", "graded"), "i_copy": ("7", "needs_manual")}
 
 
 @pytest.mark.skipif(os.getuid() != 0, reason="as the grader's own uid it is readable")
