@@ -274,6 +274,9 @@ def main(argv: list[str]) -> None:
         command[command.index("-f") + 1] = conn = copy
     else:
         conn = argv[1]  # self-test: nothing to pass, bind something harmless
+    if "launched_record" in policy:  # this pid becomes bwrap's: the grader
+        with open(policy["launched_record"], "a") as f:  # watches its tree
+            f.write(f"{os.getpid()}\n")
     if os.getuid() == 0:
         _cgroups(policy)
     _limits(policy)

@@ -111,8 +111,12 @@ class ClassCourse:
                 shutil.copytree(scratch_root / step / student / self.assignment, dest)
             # formgrader renders these in the instructor's Jupyter origin.
             for path in dest.glob("*.ipynb"):
-                nb = nbformat.read(path, as_version=4)
-                nbformat.write(sanitize_notebook(nb), path)
+                nb = sanitize_notebook(nbformat.read(path, as_version=4))
+                # Replaced, not rewritten: nbgrader leaves the file read-only.
+                fresh = path.with_name(path.name + ".partial")
+                fresh.write_text(nbformat.writes(nb), encoding="utf-8")
+                fresh.chmod(path.stat().st_mode)
+                fresh.replace(path)
             with Gradebook(student_db_url) as src, Gradebook(self.db_url) as gb:
                 _copy_submission(src, gb, self.assignment, student)
 

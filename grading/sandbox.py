@@ -160,6 +160,7 @@ class Sandbox:
             "path": f"{Path(KERNEL_PYTHON).parent}:/usr/local/bin:/usr/bin:/bin",
             "cgroup": f"sk-grading-{self.uid_base}-{slot}",
             "cgroup_record": str(base / "cgroups"),
+            "launched_record": str(base / "launched"),  # bwrap's pid, per kernel
             "disable_userns": self.disable_userns,
             "cpu_quota_us": int(self.limits.cpu_cores * 100_000),
             # Only the sparsekit bind is visible in that folder in the sandbox.
@@ -189,6 +190,7 @@ class Sandbox:
             paths = set(record.read_text().split())
             for path in sorted(paths, key=lambda p: -p.count("/")):  # inner first
                 _remove_cgroup(Path(path))
+        (base / "launched").unlink(missing_ok=True)
         if (base / "ipc-mount").exists():
             ipc = (base / "ipc-mount").read_text()
             _run_quietly(["umount", "-l", ipc])
@@ -196,8 +198,8 @@ class Sandbox:
 
     def cpu_guard(self, slot: int) -> CpuGuard:
         """Watches the slot's kernels' CPU time; see CpuGuard."""
-        record = self.run_dir / "ks" / str(slot) / "cgroups"
-        return CpuGuard(record, self.limits.cpu_seconds)
+        base = self.run_dir / "ks" / str(slot)
+        return CpuGuard(base / "cgroups", base / "launched", self.limits.cpu_seconds)
 
     def self_test(self, workdir: Path) -> str | None:
         """Runs a probe through the launcher; returns a problem or None if sound."""
@@ -237,7 +239,7 @@ class Sandbox:
             self.warning = (
                 "no CPU cgroup per kernel here (needs root and a writable cgroup "
                 "hierarchy): a submission's processes share the CPU with its "
-                "classmates' and the CPU time limit counts each process alone"
+                "classmates' (its CPU time limit still counts all of them)"
             )
         return None
 
@@ -308,11 +310,17 @@ class CpuGuard:
     alone), and kills the kernel's processes once it exceeds `limit` seconds.
 
     `with guard:`; afterwards `guard.exceeded` says whether it had to. Where no
-    cgroup could be made (see the self-test's warning) it watches nothing.
+    cgroup could be made (not root), it sums the CPU times in /proc of each
+    kernel's process tree instead (below its `bwrap`, whose pid the launcher
+    records): setsid'd children stay in that tree; reaped ones count in their
+    reaper's `cutime`.
     """
 
-    def __init__(self, record: Path, limit: float, every: float = 0.2) -> None:
-        self.record, self.limit, self.every = record, limit, every
+    def __init__(
+        self, record: Path, launched: Path, limit: float, every: float = 0.2
+    ) -> None:
+        self.record, self.launched = record, launched
+        self.limit, self.every = limit, every
         self.exceeded = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
@@ -327,15 +335,76 @@ class CpuGuard:
 
     def _watch(self) -> None:
         while not self._stop.wait(self.every):
-            try:
-                paths = [Path(p) for p in self.record.read_text().split()]
-            except OSError:
-                continue
+            paths = [Path(p) for p in _words(self.record)]
+            paths = [p for p in paths if _usage_file(p)]
             for path in paths:
                 used = _cpu_seconds(path)
                 if used is not None and used > self.limit:
                     self.exceeded = True
                     _kill_all(path)
+            if paths:
+                continue
+            launched = [int(pid) for pid in _words(self.launched)]
+            if launched:
+                tree = _process_table()
+                for pid in launched:
+                    below = _descendants(tree, pid)
+                    if sum(tree[p][1] for p in below) > self.limit:
+                        self.exceeded = True
+                        for p in below:
+                            _kill(p)
+
+
+def _words(path: Path) -> list[str]:
+    try:
+        return path.read_text().split()
+    except OSError:
+        return []
+
+
+def _process_table() -> dict[int, tuple[int, float]]:
+    """pid -> (parent pid, CPU seconds of it and its reaped children)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    table = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        # After the command: state, ppid, ..., utime stime cutime cstime (12-15).
+        times = sum(int(t) for t in fields[11:15]) / tick
+        table[int(name)] = (int(fields[1]), times)
+    return table
+
+
+def _descendants(table: dict[int, tuple[int, float]], root: int) -> list[int]:
+    if root not in table:
+        return []
+    try:
+        with open(f"/proc/{root}/cmdline", "rb") as f:
+            if not f.read().startswith(b"bwrap"):
+                return []  # that kernel is gone and its pid reused
+    except OSError:
+        return []
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo += children.get(pid, [])
+    return found
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
 
 
 def _usage_file(path: Path) -> Path | None:
@@ -371,10 +440,7 @@ def _kill_all(path: Path) -> None:
     except OSError:
         return
     for pid in pids:
-        try:
-            os.kill(int(pid), signal.SIGKILL)
-        except OSError:
-            pass
+        _kill(int(pid))
 
 
 def _bwrap_has(option: str) -> bool:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from . import students
+from . import students, students_isolation
 from .conftest import REPO, digest, read_csv
 
 UID = 65534  # `nobody` on Debian: an account, as a laptop user has one
@@ -139,6 +139,8 @@ def unprivileged_run(course, release_nb):
         nested = not _bwrap_has("--disable-userns")  # bubblewrap < 0.8 allows them
         picked = {k: hostile[k] for k in ("h_escape", "h_os_exit", "h_fork")}
         picked["u_identity"] = _identity(uid, nested)
+        # No cgroups here: its CPU time is summed over its process tree instead.
+        picked["a_setsid"] = students_isolation.hostile()["a_setsid"]
         for student, answers in picked.items():
             nb = students.fill(release_nb, {**students.SOLUTION, **answers})
             students.write(subs, student, nb)
@@ -196,12 +198,19 @@ def test_clean_scores_match_the_root_run(rows):
         ("h_os_exit", "", "failed", "kernel died"),
         # Own user namespace, the grader's uid, no capabilities.
         ("u_identity", "7", "graded", ""),
+        # 16 setsid'd busy children: over the CPU limit all together.
+        ("a_setsid", "", "failed", "CPU time"),
     ],
 )
 def test_hostile(rows, student, score, status, reason):
     row = rows[student]
     assert (row["score"], row["status"]) == (score, status), row
     assert reason in row["reason"], row
+
+
+def test_warns_that_kernels_get_no_cpu_share(unprivileged_run, rows):
+    done, *_ = unprivileged_run
+    assert "no CPU cgroup per kernel" in " ".join(done.stderr.split())
 
 
 def test_fork_bomb_earns_nothing_extra(rows):
