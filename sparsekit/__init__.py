@@ -18,6 +18,7 @@ from sparsekit import (
     pruning,
     regularizers,
     robustness,
+    sae,
     stats,
     timing,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "pruning",
     "regularizers",
     "robustness",
+    "sae",
     "stats",
     "timing",
 ]

@@ -14,9 +14,16 @@ from pathlib import Path
 
 import numpy as np
 
+from sparsekit._superposition import Superposition, superposition
 from sparsekit._validation import check_bool, check_float, check_int
 
-__all__ = ["load_digits", "load_mnist", "natural_patches"]
+__all__ = [
+    "load_digits",
+    "load_mnist",
+    "natural_patches",
+    "superposition",
+    "Superposition",
+]
 
 # Olshausen & Field (1996): cut-off f0 = 200 cycles/picture for 512-pixel images,
 # i.e. ~0.4 cycles/pixel (their sparsenet code uses f0 = 0.4 * N cycles/picture).

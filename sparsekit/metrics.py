@@ -20,6 +20,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from sparsekit._recovery import feature_recovery, fraction_variance_unexplained
 from sparsekit._validation import check_choice, check_float, invalid_argument
 
 __all__ = [
@@ -31,6 +32,8 @@ __all__ = [
     "lifetime_sparsity",
     "population_sparsity",
     "code_overlap",
+    "fraction_variance_unexplained",
+    "feature_recovery",
 ]
 
 

@@ -16,7 +16,14 @@ import numpy as np
 
 from sparsekit._validation import check_bool, check_int, invalid_argument
 
-__all__ = ["atoms", "atom_mosaic", "activation_histogram", "sparsity_history"]
+__all__ = [
+    "atoms",
+    "atom_mosaic",
+    "activation_histogram",
+    "sparsity_history",
+    "l0_fvu_frontier",
+    "latent_density",
+]
 
 
 def _pyplot() -> Any:
@@ -220,3 +227,7 @@ def sparsity_history(
     axes[0][0].legend(fontsize="small")
     fig.tight_layout()
     return fig
+
+
+# Defined after `_pyplot`, which they use.
+from sparsekit._plot_sae import l0_fvu_frontier, latent_density  # noqa: E402

@@ -40,6 +40,7 @@ API_MODULES = [
     "ops",
     "datasets",
     "robustness",
+    "sae",
     "stats",
     "timing",
     "plot",
