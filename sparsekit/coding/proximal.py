@@ -98,8 +98,10 @@ def _kernel(x, dictionary, lam, *, n_iter, tol, positive, init, accelerated, his
     """(F)ISTA on validated float tensors; returns `(codes, n_iter_run, history)`.
 
     `lam`, `n_iter` and `tol` reach the compiled loop as tensors: one trace per
-    input shape and dtype serves every value. `history` is a numpy array
-    `(n_iter_run,)` if asked for, else `None`.
+    input shape and dtype serves every value. Without `history`, `n_iter_run`
+    is the loop's int32 tensor (read it only if needed: that waits for the
+    device) and `history` is `None`; with it, an int and a numpy array
+    `(n_iter_run,)`.
     """
     dtype = x.dtype
     step, encoder, inhibition = ista_operators(dictionary)
