@@ -55,6 +55,10 @@ class SparsityMonitor(keras.callbacks.Callback):
     (built once per `fit`, sharing the model's weights, in inference mode), and one
     number per layer and metric is appended to
     `history[layer_name][metric_name]`; `epochs` lists the epochs recorded.
+    The same numbers go into that epoch's `logs` as `"<layer_name>/<metric_name>"`
+    (e.g. `"hidden/hoyer"`), so the callbacks after this one in `callbacks`
+    (`keras.callbacks.History`, `CSVLogger`, `TensorBoard`, `EarlyStopping`)
+    see them like the loss; epochs skipped by `every` have no such entries.
 
     Metric names and the number each records (activations `a` of shape
     `(n_samples, ...)`, non-sample axes flattened into units; see
@@ -91,6 +95,7 @@ class SparsityMonitor(keras.callbacks.Callback):
     >>> monitor = SparsityMonitor(["hidden"], x_test)
     >>> model.fit(x_train, y_train, epochs=5, callbacks=[monitor])
     >>> monitor.history["hidden"]["hoyer"]  # five floats
+    >>> model.history.history["hidden/hoyer"]  # the same five floats
     >>> fig = monitor.plot()
     """
 
@@ -186,13 +191,19 @@ class SparsityMonitor(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if epoch % self.every == 0:
-            self.record(epoch)
+            values = self.record(epoch)
+            if logs is not None:  # Keras hands the same dict to later callbacks
+                logs.update(values)
 
-    def record(self, epoch: int) -> None:
+    def record(self, epoch: int) -> dict[str, float]:
         """Measures the monitored layers now and appends one value per metric.
 
         Args:
             epoch: int, the epoch number stored in `epochs`.
+
+        Returns:
+            A dict of the values just recorded, keyed `"<layer>/<metric>"`
+            (what `on_epoch_end` writes into the epoch's `logs`).
         """
         if self._submodel is None:
             raise RuntimeError("SparsityMonitor.record() called before training.")
@@ -201,11 +212,15 @@ class SparsityMonitor(keras.callbacks.Callback):
         )
         if len(self._layer_names) == 1:
             outputs = [outputs]
+        values = {}
         for name, activations in zip(self._layer_names, outputs, strict=True):
             activations = np.asarray(activations, dtype=np.float64)
             for metric, fn in self.metric_fns.items():
-                self.history[name][metric].append(fn(activations, self.threshold))
+                value = fn(activations, self.threshold)
+                self.history[name][metric].append(value)
+                values[f"{name}/{metric}"] = value
         self.epochs.append(int(epoch))
+        return values
 
     def plot(self, metrics: Sequence[str] | None = None) -> Any:
         """Plots the recorded history with `sparsekit.plot.sparsity_history`.

@@ -35,6 +35,10 @@ class DictionaryLearning(TransformerMixin, BaseEstimator):
     replaced by a random sample of the batch. Same problem as
     `sklearn.decomposition.MiniBatchDictionaryLearning(alpha=lam)`.
 
+    The FISTA loop and the atom update are compiled once per minibatch shape
+    and dtype: `lam` and `code_n_iter` reach them as tensors, so fitting with
+    other values of them (a grid search, `clone`) does not retrace.
+
     Args:
         n_atoms: int >= 1, number of atoms (rows of the dictionary).
         lam: float >= 0, the L1 weight of the codes.

@@ -42,6 +42,11 @@ def omp(x: Any, dictionary: Any, n_nonzero: int, *, tol: float | None = None) ->
         codes, a backend tensor `(n_samples, n_atoms)` of `keras.config.floatx()`
         with at most `n_nonzero` non-zeros per row.
 
+    The loop runs as one `tf.function` / `jax.jit` program per input shape and
+    dtype and per value of `n_nonzero`, which sizes the loop's state (the chosen
+    atoms and their orthogonalisation); `tol` is passed to it as a tensor, so
+    sweeping `tol` does not retrace.
+
     Example:
 
     >>> import numpy as np, sparsekit as sk

@@ -24,9 +24,15 @@ from sparsekit.coding._checks import (
     check_matrix,
     check_signals_and_dictionary,
 )
-from sparsekit.coding._compile import compiled
 
-_TINY = 1e-30
+# `ista_operators` and `objective` are also read from here by LISTA and
+# DictionaryLearning.
+from sparsekit.coding._proximal_loop import (
+    HISTORY_CHUNK,
+    ista_operators,
+    loop,
+    objective,
+)
 
 
 def soft_threshold(x: Any, lam: Any) -> Any:
@@ -51,19 +57,6 @@ def soft_threshold(x: Any, lam: Any) -> Any:
     x = ops.convert_to_tensor(x)
     lam = ops.cast(lam, x.dtype)
     return ops.sign(x) * ops.maximum(ops.abs(x) - lam, 0)
-
-
-def _lipschitz(dictionary):
-    """λ_max(D Dᵀ), the Lipschitz constant of the gradient of 0.5‖x − cD‖².
-
-    Computed on the smaller of D Dᵀ and Dᵀ D (same non-zero spectrum).
-    """
-    n_atoms, n_features = ops.shape(dictionary)
-    if n_atoms <= n_features:
-        small = ops.matmul(dictionary, ops.transpose(dictionary))
-    else:
-        small = ops.matmul(ops.transpose(dictionary), dictionary)
-    return ops.max(ops.eigh(small)[0])
 
 
 def lasso_objective(x: Any, codes: Any, dictionary: Any, lam: float) -> Any:
@@ -101,96 +94,21 @@ def lasso_objective(x: Any, codes: Any, dictionary: Any, lam: float) -> Any:
     return objective(x, codes, dictionary, lam)
 
 
-def objective(x, codes, dictionary, lam):
-    """`lasso_objective` without the checks, for use inside compiled loops."""
-    residual = x - ops.matmul(codes, dictionary)
-    return 0.5 * ops.sum(residual * residual, axis=1) + lam * ops.sum(
-        ops.abs(codes), axis=1
-    )
-
-
-def ista_operators(dictionary):
-    """`(step, encoder, inhibition)` that write one ISTA step as an affine map.
-
-    With `step = 1/L`, `encoder = Dᵀ / L` `(n_features, n_atoms)` and
-    `inhibition = I - D Dᵀ / L` `(n_atoms, n_atoms)`, the gradient step
-    `c - (c D Dᵀ - x Dᵀ) / L` is `c @ inhibition + x @ encoder`: one matmul per
-    iteration (and the parametrisation LISTA learns).
-    """
-    step = 1.0 / _lipschitz(dictionary)
-    gram = ops.matmul(dictionary, ops.transpose(dictionary))
-    eye = ops.eye(ops.shape(dictionary)[0], dtype=dictionary.dtype)
-    return step, ops.transpose(dictionary) * step, eye - gram * step
-
-
-def shrink(v, thresh, positive: bool = False):
-    """`soft_threshold` as `v - clip(v, -t, t)` (two passes); `relu(v - t)` if
-    `positive`."""
-    if positive:
-        return ops.maximum(v - thresh, 0)
-    return v - ops.clip(v, -thresh, thresh)
-
-
-@compiled(static_argnames=("n_iter", "positive", "accelerated", "history", "use_tol"))
-def _loop(
-    x,
-    dictionary,
-    inhibition,
-    drive,
-    thresh,
-    lam,
-    tol,
-    init,
-    *,
-    n_iter,
-    positive,
-    accelerated,
-    history,
-    use_tol,
-):
-    """Runs at most `n_iter` (F)ISTA steps in one `while_loop`."""
-    dtype = init.dtype
-
-    def cond(k, z, y, t, rel, hist):
-        if use_tol:
-            return ops.logical_and(k < n_iter, rel > tol)
-        return k < n_iter
-
-    def body(k, z, y, t, rel, hist):
-        z_new = shrink(ops.matmul(y, inhibition) + drive, thresh, positive)
-        if accelerated:  # Beck & Teboulle 2009, momentum (t_k - 1) / t_{k+1}
-            t_new = 0.5 * (1.0 + ops.sqrt(1.0 + 4.0 * t * t))
-            y_new = z_new + ((t - 1.0) / t_new) * (z_new - z)
-        else:
-            t_new, y_new = t, z_new
-        if use_tol:  # Frobenius norms over the whole batch
-            change = ops.sqrt(ops.sum(ops.square(z_new - z)))
-            rel = change / ops.maximum(ops.sqrt(ops.sum(ops.square(z_new))), _TINY)
-        if history:
-            value = ops.mean(objective(x, z_new, dictionary, lam))
-            hist = hist + ops.one_hot(k, n_iter, dtype=dtype) * value
-        return k + 1, z_new, y_new, t_new, rel, hist
-
-    state = (
-        ops.convert_to_tensor(0, dtype="int32"),
-        init,
-        init,
-        ops.convert_to_tensor(1.0, dtype=dtype),
-        ops.convert_to_tensor(np.inf, dtype=dtype),
-        ops.zeros((n_iter if history else 1,), dtype=dtype),
-    )
-    k, z, _, _, _, hist = ops.while_loop(cond, body, state)
-    return z, k, hist
-
-
 def _kernel(x, dictionary, lam, *, n_iter, tol, positive, init, accelerated, history):
-    """(F)ISTA on validated float tensors; returns `(codes, n_iter_run, history)`."""
+    """(F)ISTA on validated float tensors; returns `(codes, n_iter_run, history)`.
+
+    `lam`, `n_iter` and `tol` reach the compiled loop as tensors: one trace per
+    input shape and dtype serves every value. Without `history`, `n_iter_run`
+    is the loop's int32 tensor (read it only if needed: that waits for the
+    device) and `history` is `None`; with it, an int and a numpy array
+    `(n_iter_run,)`.
+    """
     dtype = x.dtype
     step, encoder, inhibition = ista_operators(dictionary)
     lam = ops.convert_to_tensor(lam, dtype=dtype)
     if init is None:
         init = ops.zeros((ops.shape(x)[0], ops.shape(dictionary)[0]), dtype=dtype)
-    return _loop(
+    operands = (
         x,
         dictionary,
         inhibition,
@@ -198,13 +116,37 @@ def _kernel(x, dictionary, lam, *, n_iter, tol, positive, init, accelerated, his
         ops.cast(lam * step, dtype),
         lam,
         ops.convert_to_tensor(0.0 if tol is None else tol, dtype=dtype),
-        init,
-        n_iter=n_iter,
+    )
+    flags = dict(
         positive=positive,
         accelerated=accelerated,
         history=history,
         use_tol=tol is not None,
     )
+    state = (
+        init,
+        init,
+        ops.convert_to_tensor(1.0, dtype=dtype),
+        ops.convert_to_tensor(np.inf, dtype=dtype),
+    )
+    if not history:
+        state, k, _ = loop(*operands, _steps(n_iter), state, **flags)
+        return state[0], k, None
+    values, run = [], 0
+    while run < n_iter:
+        chunk = min(HISTORY_CHUNK, n_iter - run)
+        state, k, hist = loop(*operands, _steps(chunk), state, **flags)
+        k = int(ops.convert_to_numpy(k))
+        values.append(np.asarray(ops.convert_to_numpy(hist))[:k])
+        run += k
+        if k < chunk:  # stopped on `tol`
+            break
+    return state[0], run, np.concatenate(values)
+
+
+def _steps(n: int):
+    """An iteration count as the int32 tensor the compiled loop takes."""
+    return ops.convert_to_tensor(n, dtype="int32")
 
 
 def _validate(x, dictionary, lam, n_iter, tol, positive, init, return_history):
@@ -232,10 +174,10 @@ def _validate(x, dictionary, lam, n_iter, tol, positive, init, return_history):
 
 def _solve(x, dictionary, lam, accelerated, **kwargs):
     x, dictionary, options = _validate(x, dictionary, lam, **kwargs)
-    codes, k, hist = _kernel(x, dictionary, accelerated=accelerated, **options)
+    codes, _, hist = _kernel(x, dictionary, accelerated=accelerated, **options)
     if not options["history"]:
         return codes
-    return codes, np.asarray(ops.convert_to_numpy(hist))[: int(k)]
+    return codes, hist
 
 
 def ista(
@@ -280,7 +222,9 @@ def ista(
         `mean_i 0.5*||x_i - c_i D||² + lam*||c_i||₁`.
 
     The loop runs as one `tf.function` / `jax.jit` program per input shape and
-    per value of `n_iter`, `positive`, `return_history` and whether `tol` is set.
+    dtype and per value of `positive`, `return_history` and whether `tol` is
+    set; `lam`, `n_iter` and `tol` are passed to it as tensors, so sweeping
+    them does not retrace.
 
     Example:
 
@@ -346,7 +290,9 @@ def fista(
         `mean_i 0.5*||x_i - c_i D||² + lam*||c_i||₁`.
 
     The loop runs as one `tf.function` / `jax.jit` program per input shape and
-    per value of `n_iter`, `positive`, `return_history` and whether `tol` is set.
+    dtype and per value of `positive`, `return_history` and whether `tol` is
+    set; `lam`, `n_iter` and `tol` are passed to it as tensors, so sweeping
+    them does not retrace.
 
     Example:
 

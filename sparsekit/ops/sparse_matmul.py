@@ -222,10 +222,12 @@ def _in_xla_context() -> bool:
 
     if tf.executing_eagerly():
         return False
-    try:  # TensorFlow exposes no public check; on any doubt take the XLA-safe path.
-        from tensorflow.python.ops import control_flow_util
-
-        graph = tf.compat.v1.get_default_graph()
-        return bool(control_flow_util.GraphOrParentsInXlaContext(graph))
-    except Exception:
+    # No public check exists; `tf.__internal__` is the exported namespace
+    # TensorFlow keeps for Keras (no `tensorflow.python` import). It finds the
+    # XLA context `tf.function(jit_compile=True)` traces in, through nested
+    # graphs. Should it go away, take the XLA-safe path.
+    try:
+        find = tf.__internal__.get_enclosing_xla_context
+    except AttributeError:
         return True
+    return find() is not None

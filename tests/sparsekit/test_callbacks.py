@@ -1,5 +1,7 @@
 """SparsityMonitor: records per-layer sparsity during a real (tiny) fit."""
 
+import csv
+
 import keras
 import matplotlib.pyplot as plt
 import numpy as np
@@ -114,6 +116,61 @@ def test_every_threshold_custom_metrics_and_a_second_fit():
     model.fit(X, Y, epochs=5, initial_epoch=3, verbose=0, callbacks=[monitor])
     assert monitor.epochs == [0, 2, 4]
     assert len(history["gini"]) == 3
+
+
+def read_csv_log(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_values_go_into_the_epoch_logs_for_history_and_csv_logger(tmp_path):
+    model = make_model()
+    monitor = SparsityMonitor(["hidden", "out"], X, metrics=["hoyer", "dead_units"])
+    logger = keras.callbacks.CSVLogger(tmp_path / "log.csv")
+    fitted = model.fit(
+        X, Y, epochs=3, batch_size=16, verbose=0, callbacks=[monitor, logger]
+    )
+    keys = ["hidden/hoyer", "hidden/dead_units", "out/hoyer", "out/dead_units"]
+    rows = read_csv_log(tmp_path / "log.csv")
+    assert [int(row["epoch"]) for row in rows] == [0, 1, 2]
+    assert set(keys) <= set(rows[0])
+    for key in keys:
+        layer, metric = key.split("/")
+        recorded = monitor.history[layer][metric]
+        assert fitted.history[key] == recorded  # keras.callbacks.History
+        assert [float(row[key]) for row in rows] == pytest.approx(recorded)
+    assert [float(row["loss"]) for row in rows] == pytest.approx(
+        fitted.history["loss"], rel=1e-6
+    )
+    assert fitted.history["out/hoyer"][0] != fitted.history["out/hoyer"][-1]
+
+
+def test_epochs_skipped_by_every_have_no_log_entries(tmp_path):
+    model = make_model()
+    monitor = SparsityMonitor("hidden", X, metrics=["l0"], every=2)
+    logger = keras.callbacks.CSVLogger(tmp_path / "log.csv")
+    fitted = model.fit(
+        X, Y, epochs=4, batch_size=16, verbose=0, callbacks=[monitor, logger]
+    )
+    values = [row["hidden/l0"] for row in read_csv_log(tmp_path / "log.csv")]
+    assert values[1] == values[3] == "NA"
+    assert [float(v) for v in values[::2]] == pytest.approx(
+        monitor.history["hidden"]["l0"]
+    )
+    assert fitted.history["hidden/l0"] == monitor.history["hidden"]["l0"]
+    assert len(fitted.history["loss"]) == 4
+
+
+def test_record_returns_the_values_it_appended():
+    model = make_model()
+    monitor = SparsityMonitor("hidden", X, metrics=["gini", "l0"])
+    model.fit(X, Y, epochs=1, verbose=0, callbacks=[monitor])
+    values = monitor.record(7)
+    assert monitor.epochs == [0, 7]
+    assert values == {
+        "hidden/gini": monitor.history["hidden"]["gini"][-1],
+        "hidden/l0": monitor.history["hidden"]["l0"][-1],
+    }
 
 
 def test_unknown_layer_name_or_foreign_layer_is_rejected_at_train_begin():

@@ -1,5 +1,6 @@
 """sk.coding solvers: soft_threshold, ista, fista, omp against scikit-learn."""
 
+import importlib
 import warnings
 
 import keras
@@ -13,6 +14,9 @@ import sparsekit as sk
 from tests.sparsekit._patches import raw_patches
 
 SOLVERS = {"ista": sk.coding.ista, "fista": sk.coding.fista}
+# The modules (`sk.coding.omp` is the function, not its module).
+proximal_loop = importlib.import_module("sparsekit.coding._proximal_loop")
+omp_module = importlib.import_module("sparsekit.coding.omp")
 
 
 def natural_patches(n=400, size=8, seed=0):
@@ -143,6 +147,30 @@ def test_tol_stops_early_and_warm_start_converges_at_once(solver):
     )
     assert len(history) == 1
     np.testing.assert_allclose(np.asarray(warm), np.asarray(solution), atol=1e-5)
+
+
+def test_history_longer_than_one_compiled_chunk():
+    # `return_history` runs the loop in chunks of _HISTORY_CHUNK steps; the
+    # state carried between chunks must give the same run as one single loop.
+    x, dictionary, lam = problem("random")
+    n_iter = 2 * proximal_loop.HISTORY_CHUNK + 88
+    codes, history = sk.coding.ista(
+        x, dictionary, lam, n_iter=n_iter, return_history=True
+    )
+    assert history.shape == (n_iter,)
+    plain = sk.coding.ista(x, dictionary, lam, n_iter=n_iter)
+    np.testing.assert_array_equal(np.asarray(codes), np.asarray(plain))
+    assert history[-1] == pytest.approx(objective(x, plain, dictionary, lam), rel=1e-5)
+    assert np.all(np.diff(history) <= 1e-5 * history[-1])  # monotone throughout
+    # FISTA's momentum is carried across chunks too, and tol stops it past one.
+    codes, history = sk.coding.fista(
+        x, dictionary, lam, n_iter=3000, tol=1e-5, return_history=True
+    )
+    assert proximal_loop.HISTORY_CHUNK < len(history) < 3000
+    plain = sk.coding.fista(x, dictionary, lam, n_iter=3000, tol=1e-5)
+    np.testing.assert_array_equal(np.asarray(codes), np.asarray(plain))
+    stopped = sk.coding.fista(x, dictionary, lam, n_iter=len(history))
+    np.testing.assert_array_equal(np.asarray(codes), np.asarray(stopped))
 
 
 def test_zero_codes_when_lam_is_large():
@@ -296,3 +324,97 @@ def test_lasso_objective_names_the_bad_argument(
         sk.coding.lasso_objective(
             x, np.zeros(codes_shape), np.ones(dictionary_shape), lam
         )
+
+
+# One trace per input shape and dtype: numeric settings are tensors.
+
+LAMS = (0.05, 0.1, 0.2, 0.4, 0.8)
+N_ITERS = (20, 50, 80)
+
+
+@pytest.fixture
+def fresh_programs():
+    """Drops the compiled loops, so a test counts its own traces from zero."""
+    loops = (proximal_loop.loop, omp_module._omp_loop)
+    for loop in loops:
+        loop.clear_cache()
+    yield
+    for loop in loops:
+        loop.clear_cache()
+
+
+def tracing_count(program):
+    """TensorFlow's own count of a `tf.function`'s traces (a second witness)."""
+    return program.experimental_get_tracing_count()
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"tol": 1e-4}, {"return_history": True}, {"positive": True}],
+    ids=["plain", "tol", "history", "positive"],
+)
+@pytest.mark.parametrize("solver", ["ista", "fista"])
+def test_lam_and_n_iter_sweep_traces_once_per_shape(solver, options, fresh_programs):
+    rng = np.random.default_rng(3)
+    x, dictionary = rng.normal(size=(30, 12)), unit_atoms(20, 12, seed=3)
+    last = {}
+    for lam in LAMS:
+        for n_iter in N_ITERS:
+            result = SOLVERS[solver](x, dictionary, lam, n_iter=n_iter, **options)
+            if options.get("return_history"):
+                result, history = result
+                assert len(history) == n_iter  # n_iter reached the loop
+            last[lam] = np.asarray(result)
+    assert proximal_loop.loop.trace_count() == 1
+    # lam reached the loop too: each value gave its own codes.
+    assert len({codes.tobytes() for codes in last.values()}) == len(LAMS)
+    # The same shape in float64, and the same inputs as tensors: no new trace.
+    SOLVERS[solver](x.astype("float64"), dictionary, 0.3, n_iter=7, **options)
+    SOLVERS[solver](
+        keras.ops.convert_to_tensor(x, "float32"), dictionary, 0.3, n_iter=9, **options
+    )
+    assert proximal_loop.loop.trace_count() == 1
+    # Another shape is one more trace, and then sweeps over it are free again.
+    for lam in LAMS:
+        SOLVERS[solver](x[:7], dictionary, lam, n_iter=N_ITERS[lam > 0.1], **options)
+    assert proximal_loop.loop.trace_count() == 2
+    if keras.backend.backend() == "tensorflow":
+        program = proximal_loop.loop.program(
+            positive=options.get("positive", False),
+            accelerated=solver == "fista",
+            history=options.get("return_history", False),
+            use_tol="tol" in options,
+        )
+        assert tracing_count(program) == 2
+    # Reusing the program for another lam is what a fresh program computes.
+    proximal_loop.loop.clear_cache()
+    again = SOLVERS[solver](x, dictionary, LAMS[-1], n_iter=N_ITERS[-1], **options)
+    again = np.asarray(again[0] if options.get("return_history") else again)
+    np.testing.assert_allclose(again, last[LAMS[-1]], rtol=1e-6, atol=1e-7)
+
+
+def test_retracing_warning_is_not_logged_for_a_sweep(fresh_programs, caplog):
+    # TensorFlow logs "triggered tf.function retracing" when most recent calls
+    # of one function traced; flags each get their own program, settings none.
+    x, dictionary = np.random.default_rng(4).normal(size=(25, 12)), unit_atoms(20, 12)
+    with caplog.at_level("WARNING"):
+        for n_iter in (*N_ITERS, 100, 150, 200, 250):
+            for options in ({}, {"positive": True}, {"return_history": True}):
+                sk.coding.fista(x, dictionary, 0.2, n_iter=n_iter, **options)
+                sk.coding.ista(x, dictionary, 0.2, n_iter=n_iter, tol=1e-3, **options)
+    assert proximal_loop.loop.trace_count() == 6
+    assert "retracing" not in caplog.text
+
+
+def test_omp_tol_sweep_traces_once_per_shape_and_n_nonzero(fresh_programs):
+    # n_nonzero sizes the loop state (the chosen atoms, their Gram-Schmidt
+    # factor), so each value is its own program; tol is a tensor.
+    x, dictionary, _ = sparse_problem(n_samples=33, k=3, seed=5)
+    for tol in (None, 0.01, 0.1, 1.0, 10.0):
+        codes = np.asarray(sk.coding.omp(x, dictionary, 4, tol=tol))
+        assert np.all((codes != 0).sum(axis=1) <= 4)
+    assert omp_module._omp_loop.trace_count() == 1
+    loose = np.asarray(sk.coding.omp(x, dictionary, 4, tol=1e6))
+    assert not np.any(loose)  # tol reached the loop: no atom was needed
+    sk.coding.omp(x, dictionary, 6, tol=0.1)
+    assert omp_module._omp_loop.trace_count() == 2

@@ -1,5 +1,7 @@
 """sk.coding.DictionaryLearning on natural image patches."""
 
+import importlib
+
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -8,6 +10,8 @@ from sklearn.exceptions import NotFittedError
 import sparsekit as sk
 from tests.sparsekit._patches import raw_patches
 
+proximal_loop = importlib.import_module("sparsekit.coding._proximal_loop")
+dictionary_module = importlib.import_module("sparsekit.coding.dictionary")
 SETTINGS = dict(lam=0.02, n_iter=3, batch_size=256, code_n_iter=30)
 
 
@@ -116,3 +120,27 @@ def test_verbose_prints_the_objective(capsys):
         8, lam=0.02, n_iter=1, batch_size=512, verbose=True
     ).fit(natural_patches(512, 1))
     assert "epoch 1: objective" in capsys.readouterr().out
+
+
+def test_lam_and_code_n_iter_sweep_traces_once_per_shape():
+    # The codes' FISTA loop and the atom update are each traced once for the
+    # minibatch shape; lam and code_n_iter reach them as tensors.
+    loops = (proximal_loop.loop, dictionary_module._update_atoms)
+    for loop in loops:
+        loop.clear_cache()
+    x = natural_patches(384, 2)[:, :36]
+    errors = {}
+    for lam in (0.01, 0.02, 0.05, 0.1, 0.2):
+        for code_n_iter in (5, 10, 20):
+            learner = sk.coding.DictionaryLearning(
+                12, lam=lam, n_iter=1, batch_size=128, code_n_iter=code_n_iter
+            ).fit(x)
+            errors[lam, code_n_iter] = learner.error_[0]
+    assert proximal_loop.loop.trace_count() == 1
+    assert dictionary_module._update_atoms.trace_count() == 1
+    assert len(set(errors.values())) == len(errors)  # every setting was used
+    learner.transform(x)  # all 384 samples at once: a second shape
+    learner.transform(x[::-1])
+    assert proximal_loop.loop.trace_count() == 2
+    for loop in loops:
+        loop.clear_cache()

@@ -107,6 +107,35 @@ def test_inside_compiled_function_with_unknown_shapes(kernel_choice):
         )
 
 
+def test_under_xla_takes_a_kernel_xla_compiles(kernel_choice):
+    # TensorFlow's large-problem kernel (SparseTensorDenseMatMul) has no XLA
+    # kernel: under jit_compile the op must see the XLA context and avoid it.
+    values, indices, kernel = _problem(6, 5, 40, 9)
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        seen = []
+
+        def probe(v, i, w):
+            seen.append(sparse_matmul._in_xla_context())
+            return sk.ops.sparse_dense_matmul(v, i, w)
+
+        out = tf.function(probe, jit_compile=True)(values, indices, kernel)
+        tf.function(probe)(values, indices, kernel)
+        assert seen == [True, False]
+        assert not sparse_matmul._in_xla_context()  # eager
+    else:
+        import jax
+
+        out = jax.jit(sk.ops.sparse_dense_matmul)(values, indices, kernel)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(out),
+        _reference(values, indices, kernel),
+        rtol=1e-5,
+        atol=1e-5,
+    )
+
+
 def _gradients(values, indices, kernel, upstream):
     """d(sum(upstream * out)) / d(values, kernel) through the op."""
     if BACKEND == "tensorflow":
