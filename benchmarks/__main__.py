@@ -4,7 +4,8 @@ Usage:
     python -m benchmarks [--quick] [--rows KEY[,KEY...]] [--device cpu|gpu]
                          [--out PATH]
 
-Row keys: topk-train, matmul-b1, matmul-b64, fista, pruning, grading-sandbox,
+Row keys: topk-train, matmul-b1, matmul-b64, fista, pruning, sae-train,
+sae-train-auxk, grading-sandbox,
 grading-workers (a prefix such as
 `matmul` selects several). Results go to `benchmarks/results/bench.json`.
 """
@@ -20,7 +21,7 @@ import traceback
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bench.json"
-GROUPS = ("topk_train", "matmul", "fista", "pruning", "grading")
+GROUPS = ("topk_train", "matmul", "fista", "pruning", "sae", "grading")
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -148,11 +149,11 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     _set_device(args.device)
     # Imported here: the environment above must be set before Keras loads.
-    from benchmarks import fista, grading, matmul, pruning, topk_train
+    from benchmarks import fista, grading, matmul, pruning, sae, topk_train
     from benchmarks._timing import NotAvailable, machine_info
 
     modules = {"topk_train": topk_train, "matmul": matmul}
-    modules.update(fista=fista, pruning=pruning, grading=grading)
+    modules.update(fista=fista, pruning=pruning, sae=sae, grading=grading)
     specs = [spec for group in GROUPS for spec in modules[group].SPECS]
     specs = _selected(specs, args.rows)
     info = machine_info(args.device)

@@ -21,6 +21,7 @@ from sparsekit.sae import activations
 from sparsekit.sae._losses import per_replica, unexplained
 from sparsekit.sae.median import geometric_median
 
+_SALT = 0x5AE
 ACTIVATIONS = ("topk", "batchtopk", "jumprelu", "relu")
 _PENALISED = ("jumprelu", "relu")
 
@@ -179,7 +180,9 @@ class SparseAutoencoder(keras.Model):
             )
         n, m = self.n_latents, int(input_shape[-1])
         self.n_features = m
-        rng = np.random.default_rng(self.seed)
+        # Salted: the same integer seed elsewhere (e.g. a dataset's) must not
+        # give the same draws, or the atoms could start at the true features.
+        rng = np.random.default_rng(None if self.seed is None else [_SALT, self.seed])
         atoms = rng.normal(size=(n, m))
         atoms /= np.linalg.norm(atoms, axis=1, keepdims=True)
         encoder = atoms.T if self.tied_init else rng.normal(size=(m, n)) / np.sqrt(m)
@@ -203,12 +206,13 @@ class SparseAutoencoder(keras.Model):
             name="pre_bias", shape=(m,), initializer="zeros"
         )
         if self.activation == "jumprelu":
-            self.log_threshold = self.add_weight(
-                name="log_threshold",
+            # Stored as is, not as a log: Adam moves it by about the learning rate
+            # per step, in the data's units, so short runs can still move it.
+            self.threshold = self.add_weight(
+                name="threshold",
                 shape=(n,),
-                initializer=keras.initializers.Constant(
-                    math.log(self.initial_threshold)
-                ),
+                initializer=keras.initializers.Constant(self.initial_threshold),
+                constraint=keras.constraints.NonNeg(),
             )
         if self.activation == "batchtopk":
             # Bias-corrected running mean of the batch threshold (Adam-style).
@@ -244,7 +248,7 @@ class SparseAutoencoder(keras.Model):
         )
 
     def _threshold(self) -> Any:
-        return ops.cast(ops.exp(self.log_threshold), self.compute_dtype)
+        return ops.cast(self.threshold, self.compute_dtype)
 
     def _codes(self, pre: Any, training: bool) -> tuple[Any, Any]:
         """Codes and the sparsity penalty per sample (zero for top-k)."""

@@ -291,3 +291,26 @@ def test_geometric_median_resists_outliers():
     assert np.linalg.norm(points.mean(axis=0)) > 90
     sae = _sae().adapt(points.astype("float32"))
     np.testing.assert_allclose(_numpy(sae.pre_bias), median, rtol=1e-4, atol=1e-5)
+
+
+def test_seeded_init_differs_from_other_seeded_draws():
+    data = sk.datasets.superposition(N_LATENTS, 12, 0.05, 8, seed=0)
+    sae = _sae(seed=0)
+    sae(data.x[:2])
+    best = sk.metrics.feature_recovery(
+        sae.dictionary, data.directions, return_similarity=True
+    )
+    assert best.max() < 0.99  # not the same generator's draws as the dataset's
+    again = _sae(seed=0)
+    again(data.x[:2])
+    np.testing.assert_array_equal(again.dictionary, sae.dictionary)
+
+
+def test_untied_init_draws_the_encoder_independently():
+    x = _data().x
+    tied, untied = _sae(), _sae(tied_init=False)
+    tied(x[:2])
+    untied(x[:2])
+    np.testing.assert_allclose(untied.dictionary, tied.dictionary)
+    assert not np.allclose(_numpy(untied.encoder_kernel), untied.dictionary.T)
+    assert untied.get_config()["tied_init"] is False
