@@ -18,3 +18,4 @@ def test_readme_tour_runs():
     sparsity = namespace["sk"].pruning.weight_sparsity(namespace["model"])
     assert abs(sparsity - 0.8) < 0.01
     assert namespace["codes"].shape == (10_000, 128)
+    assert namespace["recovered"] > 0.9
