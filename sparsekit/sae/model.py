@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any
 
 import keras
@@ -18,7 +19,7 @@ from sparsekit._validation import (
 )
 from sparsekit.ops.topk import topk_mask
 from sparsekit.sae import activations
-from sparsekit.sae._losses import per_replica, unexplained
+from sparsekit.sae._losses import across_replicas, per_replica, unexplained
 from sparsekit.sae.median import geometric_median
 
 _SALT = 0x5AE
@@ -39,8 +40,9 @@ class SparseAutoencoder(keras.Model):
     apply by hand comes from the parametrisation.
 
     The model trains itself: `compile(optimizer)` and `fit(x)` with no targets.
-    The loss is the batch's fraction of variance unexplained (the squared error
-    over the variance of `x`, so it does not depend on the data's scale) plus:
+    The loss is the fraction of variance unexplained: the squared error over the
+    variance of the data given to `adapt` (of each batch until `adapt` is called),
+    so it does not depend on the data's scale. Added to it:
     - `"topk"`: nothing; each sample keeps its `k` largest pre-activations
       (Gao et al., 2024).
     - `"batchtopk"`: nothing; the batch keeps its `k * batch` largest, so `k` is
@@ -170,6 +172,8 @@ class SparseAutoencoder(keras.Model):
         self.l0_tracker = keras.metrics.Mean(name="l0")
         self.dead_tracker = keras.metrics.Mean(name="dead_fraction")
         self.n_features = None
+        # The penalties of the step being traced, from `call` to `compute_loss`.
+        self._step_terms = threading.local()
 
     def build(self, input_shape: tuple) -> None:
         if len(input_shape) != 2 or input_shape[-1] is None:
@@ -219,6 +223,7 @@ class SparseAutoencoder(keras.Model):
             self.threshold_sum = self._state("threshold_sum", ())
             self.threshold_weight = self._state("threshold_weight", ())
         self.samples_since_fired = self._state("samples_since_fired", (n,))
+        self.data_variance = self._state("data_variance", ())
         self.batch_l0 = self._state("batch_l0", ())
 
     def _state(self, name: str, shape: tuple) -> keras.Variable:
@@ -288,13 +293,19 @@ class SparseAutoencoder(keras.Model):
         self.batch_l0.assign(ops.mean(ops.sum(active, axis=1)))
         if training:
             dead = ops.greater_equal(self.samples_since_fired, self.dead_after)
+            extra = ops.zeros((), "float32")
             if self.sparsity_coef > 0:
-                self.add_loss(self.sparsity_coef * ops.mean(penalty))
+                extra += self.sparsity_coef * ops.cast(ops.mean(penalty), "float32")
             if self.aux_k is not None and self.aux_coef > 0:
                 aux = self._aux_loss(ops.cast(x, pre.dtype), x_hat, pre, dead, atoms)
-                self.add_loss(self.aux_coef * aux)
-            fired = ops.max(active, axis=0)
-            batch = ops.cast(ops.shape(x)[0], "float32")
+                extra += self.aux_coef * ops.cast(aux, "float32")
+            # Not `add_loss`: under tf.distribute the replicas' threads share the
+            # layer's loss list, so each replica's loss summed both replicas'
+            # terms. A thread-local slot is read by this replica's compute_loss.
+            self._step_terms.extra = extra
+            fired, batch = across_replicas(
+                ops.max(active, axis=0), ops.cast(ops.shape(x)[0], "float32")
+            )
             self.samples_since_fired.assign(
                 (self.samples_since_fired + batch) * (1.0 - fired)
             )
@@ -307,7 +318,7 @@ class SparseAutoencoder(keras.Model):
         mask = ops.stop_gradient(topk_mask(candidates, self.aux_k) * dead)
         residual = ops.stop_gradient(x - x_hat)
         aux_hat = ops.matmul(ops.relu(pre) * mask, atoms)
-        aux = unexplained(residual, aux_hat, x)
+        aux = unexplained(residual, aux_hat, x, self.data_variance)
         return ops.where(ops.sum(dead) > 0, aux, ops.zeros_like(aux))
 
     def compute_loss(
@@ -320,10 +331,12 @@ class SparseAutoencoder(keras.Model):
                 f"sample_weight={type(sample_weight).__name__}"
             )
         x = ops.cast(x, "float32")
-        fvu = unexplained(x, ops.cast(y_pred, "float32"), x)
+        fvu = unexplained(x, ops.cast(y_pred, "float32"), x, self.data_variance)
         loss = fvu
-        if self.losses:
-            loss = loss + sum(ops.cast(term, "float32") for term in self.losses)
+        extra = getattr(self._step_terms, "extra", None) if training else None
+        if extra is not None:
+            loss = loss + extra
+        self._step_terms.extra = None
         dead = ops.greater_equal(self.samples_since_fired, self.dead_after)
         self.fvu_tracker.update_state(fvu)
         self.l0_tracker.update_state(self.batch_l0)
@@ -359,13 +372,18 @@ class SparseAutoencoder(keras.Model):
         return counts >= self.dead_after
 
     def adapt(self, x: Any, *, n_iter: int = 100) -> SparseAutoencoder:
-        """Sets the pre-encoder bias to the geometric median of `x` (Weiszfeld).
+        """Fits the data statistics training starts from; builds the model if needed.
 
-        As Bricken et al. (2023) and Gao et al. (2024) do before training; builds
-        the model if needed. Returns the model.
+        The pre-encoder bias becomes the geometric median of `x` (Weiszfeld), as
+        Bricken et al. (2023) and Gao et al. (2024) start it, and the loss's
+        variance becomes that of `x` (mean squared distance to its mean), so the
+        loss scales like Gao et al.'s inverse-variance MSE and adds up exactly
+        across replicas. Returns the model.
         """
         x = np.asarray(ops.convert_to_numpy(self._checked(x, build=True)), "float64")
         self.pre_bias.assign(geometric_median(x, n_iter=n_iter).astype("float32"))
+        spread = np.mean(np.sum(np.square(x - x.mean(axis=0)), axis=1))
+        self.data_variance.assign(np.float32(spread))
         return self
 
     def _checked(self, x: Any, *, build: bool = False) -> Any:
