@@ -300,8 +300,9 @@ class SparseAutoencoder(keras.Model):
                 aux = self._aux_loss(ops.cast(x, pre.dtype), x_hat, pre, dead, atoms)
                 extra += self.aux_coef * ops.cast(aux, "float32")
             # Not `add_loss`: under tf.distribute the replicas' threads share the
-            # layer's loss list, so each replica's loss summed both replicas'
-            # terms. A thread-local slot is read by this replica's compute_loss.
+            # layer's loss list and switch at the all-reduce below, so each
+            # replica's compute_loss saw both replicas' terms. A thread-local slot
+            # is read by this replica's own compute_loss.
             self._step_terms.extra = extra
             fired, batch = across_replicas(
                 ops.max(active, axis=0), ops.cast(ops.shape(x)[0], "float32")
