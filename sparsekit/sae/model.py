@@ -56,7 +56,8 @@ class SparseAutoencoder(keras.Model):
     - with `aux_k`: `aux_coef` times the AuxK loss (Gao et al., 2024): the `aux_k`
       largest pre-activations among *dead* latents (none fired for `dead_after`
       training samples) reconstruct the residual `x - x_hat`, which gives dead
-      latents a gradient towards what the live ones miss.
+      latents a gradient towards what the live ones miss (its error is divided
+      by the residual's variance, as in Gao et al.'s code).
 
     `fit` reports `fvu`, `l0` (mean active latents per sample) and
     `dead_fraction` in the history, beside `loss`.
@@ -313,13 +314,18 @@ class SparseAutoencoder(keras.Model):
         return x_hat
 
     def _aux_loss(self, x, x_hat, pre, dead, atoms) -> Any:
-        """AuxK: the top `aux_k` dead latents reconstruct the live ones' residual."""
+        """AuxK: the top `aux_k` dead latents reconstruct the live ones' residual.
+
+        Normalised by the residual's own spread over the batch, as in Gao et al.'s
+        released code, so `aux_coef` means what it means there (a batch
+        statistic: under tf.distribute, each replica's slice's spread).
+        """
         dead = ops.cast(dead, pre.dtype)
         candidates = ops.where(dead > 0, pre, ops.full_like(pre, -math.inf))
         mask = ops.stop_gradient(topk_mask(candidates, self.aux_k) * dead)
         residual = ops.stop_gradient(x - x_hat)
         aux_hat = ops.matmul(ops.relu(pre) * mask, atoms)
-        aux = unexplained(residual, aux_hat, x, self.data_variance)
+        aux = unexplained(residual, aux_hat, residual, ops.zeros((), "float32"))
         return ops.where(ops.sum(dead) > 0, aux, ops.zeros_like(aux))
 
     def compute_loss(

@@ -276,10 +276,16 @@ def test_two_replicas():
         keras.distribution.set_distribution(None)
     single = _sae(aux_k=4, dead_after=64).adapt(x)
     reference = _fit(single, x, epochs=2, shuffle=False)
-    for key in ("loss", "fvu", "l0"):
+    # Reconstruction, L0 and the dead counters add up exactly across replicas;
+    # the AuxK term is normalised by each slice's residual spread, like Gao et
+    # al.'s, so the total loss agrees only closely.
+    for key in ("fvu", "l0", "dead_fraction"):
         np.testing.assert_allclose(
             history.history[key], reference.history[key], rtol=1e-3, atol=1e-4
         )
+    np.testing.assert_allclose(
+        history.history["loss"], reference.history["loss"], rtol=0.02
+    )
 
 
 def test_geometric_median_resists_outliers():
