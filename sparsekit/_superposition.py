@@ -10,17 +10,22 @@ from sparsekit._validation import check_float, check_int, invalid_argument
 
 
 class Superposition(NamedTuple):
-    """What `sk.datasets.superposition` returns.
-
-    Attributes:
-        x: float32 `(n_samples, n_dims)`, the embedded data `features @ directions`.
-        directions: float32 `(n_features, n_dims)`, unit-norm true directions.
-        features: float32 `(n_samples, n_features)`, the sparse ground truth.
-    """
+    """What `sk.datasets.superposition` returns: the data and its ground truth."""
 
     x: np.ndarray
     directions: np.ndarray
     features: np.ndarray
+
+
+Superposition.x.__doc__ = (
+    "float32 `(n_samples, n_dims)`, the embedded data `features @ directions`."
+)
+Superposition.directions.__doc__ = (
+    "float32 `(n_features, n_dims)`, the unit-norm true directions."
+)
+Superposition.features.__doc__ = (
+    "float32 `(n_samples, n_features)`, the sparse ground truth."
+)
 
 
 def superposition(

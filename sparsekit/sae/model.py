@@ -43,6 +43,7 @@ class SparseAutoencoder(keras.Model):
     The loss is the fraction of variance unexplained: the squared error over the
     variance of the data given to `adapt` (of each batch until `adapt` is called),
     so it does not depend on the data's scale. Added to it:
+
     - `"topk"`: nothing; each sample keeps its `k` largest pre-activations
       (Gao et al., 2024).
     - `"batchtopk"`: nothing; the batch keeps its `k * batch` largest, so `k` is
