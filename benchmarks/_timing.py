@@ -65,6 +65,28 @@ class Row:
             return f"<= {self.target:.2f}x time"
         return f">= {self.target:g}x faster"
 
+    def record(
+        self,
+        result: dict[str, dict[str, float]],
+        *,
+        work: tuple[float, str] | None = None,
+        **notes: Any,
+    ) -> None:
+        """Takes the best times of an `interleaved` run with keys "sk"/"base".
+
+        `work=(amount, unit)`, the work of one timed call, adds sparsekit's
+        throughput to the notes.
+        """
+        self.sparsekit, self.baseline = result["sk"]["min"], result["base"]["min"]
+        medians = {
+            "sparsekit": result["sk"]["median"],
+            "baseline": result["base"]["median"],
+        }
+        self.notes = {"median_s": medians, **notes}
+        if work is not None:
+            amount, unit = work
+            self.notes["throughput"] = f"{amount / self.sparsekit:,.0f} {unit}/s"
+
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "ratio": self.ratio, "met": self.met}
 

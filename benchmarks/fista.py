@@ -63,21 +63,17 @@ def _measure(row: Row, quick: bool) -> None:
 
     rounds = 2 if quick else 3
     result = interleaved({"sk": fista_run, "base": sklearn_run}, rounds)
-    row.sparsekit, row.baseline = result["sk"]["min"], result["base"]["min"]
-    row.notes = {
-        "median_s": {
-            "sparsekit": result["sk"]["median"],
-            "baseline": result["base"]["median"],
-        },
-        "n_samples": n,
-        "lam": lam,
-        "fista_iterations": n_iter,
-        "objective": {"fista": found, "sklearn": reference},
-        "relative_gap": (found - reference) / abs(reference),
-        "rounds": rounds,
-        "throughput": f"{n / row.sparsekit:,.0f} patches/s",
-        "baseline_device": "CPU (scikit-learn)",
-    }
+    row.record(
+        result,
+        n_samples=n,
+        lam=lam,
+        fista_iterations=n_iter,
+        objective={"fista": found, "sklearn": reference},
+        relative_gap=(found - reference) / abs(reference),
+        rounds=rounds,
+        work=(n, "patches"),
+        baseline_device="CPU (scikit-learn)",
+    )
 
 
 SPECS = [

@@ -51,19 +51,15 @@ def _measure(row: Row, batch: int, quick: bool) -> None:
     baseline = compiled_repeat(keras.ops.matmul, (dense, kernel), repeats)
     result = interleaved({"sk": sparse, "base": baseline}, rounds, per_call=repeats)
     overhead = empty_call_overhead(repeats, rounds)
-    row.sparsekit, row.baseline = result["sk"]["min"], result["base"]["min"]
-    row.notes = {
-        "median_s": {
-            "sparsekit": result["sk"]["median"],
-            "baseline": result["base"]["median"],
-        },
-        "loop_repeats": repeats,
-        "rounds": rounds,
-        "empty_loop_iteration_s": overhead["per_iteration"],
-        "empty_call_s": overhead["per_call"],
-        "throughput": f"{batch / row.sparsekit:,.0f} samples/s",
-        "bound": f"N/k = {N // K}x fewer multiply-adds",
-    }
+    row.record(
+        result,
+        loop_repeats=repeats,
+        rounds=rounds,
+        empty_loop_iteration_s=overhead["per_iteration"],
+        empty_call_s=overhead["per_call"],
+        work=(batch, "samples"),
+        bound=f"N/k = {N // K}x fewer multiply-adds",
+    )
 
 
 SPECS = [

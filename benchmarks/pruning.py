@@ -68,21 +68,17 @@ def _measure(row: Row, quick: bool) -> None:
     run(False)()
     rounds = 2 if quick else 4
     result = interleaved({"sk": run(True), "base": run(False)}, rounds)
-    row.sparsekit, row.baseline = result["sk"]["min"], result["base"]["min"]
-    row.notes = {
-        "median_s": {
-            "sparsekit": result["sk"]["median"],
-            "baseline": result["base"]["median"],
-        },
-        "model": "64-512-512-10 MLP, Adam, digits tiled",
-        "samples": n,
-        "epochs": EPOCHS,
-        "steps": steps,
-        "final_weight_sparsity": _plain(sk.pruning.weight_sparsity(model)),
-        "rounds": rounds,
-        "throughput": f"{n * EPOCHS / row.sparsekit:,.0f} samples/s",
-        "note": "each timed run builds and compiles a fresh model (both sides)",
-    }
+    row.record(
+        result,
+        model="64-512-512-10 MLP, Adam, digits tiled",
+        samples=n,
+        epochs=EPOCHS,
+        steps=steps,
+        final_weight_sparsity=_plain(sk.pruning.weight_sparsity(model)),
+        rounds=rounds,
+        work=(n * EPOCHS, "samples"),
+        note="each timed run builds and compiles a fresh model (both sides)",
+    )
 
 
 def _plain(value):

@@ -53,17 +53,13 @@ def _measure_for(aux_k: int | None):
         sae = _steps(_sae(aux_k), x, None, steps)
         dense = _steps(_dense_autoencoder(), x, x, steps)
         result = interleaved({"sk": sae, "base": dense}, rounds, per_call=steps)
-        row.sparsekit, row.baseline = result["sk"]["min"], result["base"]["min"]
-        row.notes = {
-            "median_s": {
-                "sparsekit": result["sk"]["median"],
-                "baseline": result["base"]["median"],
-            },
-            "steps_per_call": steps,
-            "rounds": rounds,
-            "model": f"{FEATURES}-{LATENTS}(TopK k={K}, aux_k={aux_k})-{FEATURES}",
-            "throughput": f"{BATCH / row.sparsekit:,.0f} samples/s",
-        }
+        row.record(
+            result,
+            steps_per_call=steps,
+            rounds=rounds,
+            model=f"{FEATURES}-{LATENTS}(TopK k={K}, aux_k={aux_k})-{FEATURES}",
+            work=(BATCH, "samples"),
+        )
 
     return measure
 

@@ -33,17 +33,13 @@ def _measure(row: Row, quick: bool) -> None:
     topk = train_step_loop(_model(True), x, y, steps)
     relu = train_step_loop(_model(False), x, y, steps)
     result = interleaved({"sk": topk, "base": relu}, rounds, per_call=steps)
-    row.sparsekit, row.baseline = result["sk"]["min"], result["base"]["min"]
-    row.notes = {
-        "median_s": {
-            "sparsekit": result["sk"]["median"],
-            "baseline": result["base"]["median"],
-        },
-        "steps_per_call": steps,
-        "rounds": rounds,
-        "model": f"{INPUTS}-{UNITS}(TopK k={K} | ReLU)-{OUTPUTS}, SGD, MSE",
-        "throughput": f"{BATCH / row.sparsekit:,.0f} samples/s",
-    }
+    row.record(
+        result,
+        steps_per_call=steps,
+        rounds=rounds,
+        model=f"{INPUTS}-{UNITS}(TopK k={K} | ReLU)-{OUTPUTS}, SGD, MSE",
+        work=(BATCH, "samples"),
+    )
 
 
 SPECS = [
