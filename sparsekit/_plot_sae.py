@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import keras
 import numpy as np
 
-from sparsekit._validation import check_int, invalid_argument
+from sparsekit._validation import check_int, float_array, invalid_argument
 
 
 def _axes(ax: Any, figsize: tuple[float, float]) -> Any:
@@ -82,12 +81,9 @@ def latent_density(
 
     >>> fig = latent_density(np.maximum(np.random.randn(500, 64) - 1.5, 0))
     """
-    try:
-        array = np.asarray(keras.ops.convert_to_numpy(codes), dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise invalid_argument("codes", "a numeric 2-D array", codes) from error
-    if array.ndim != 2 or array.size == 0:
-        raise invalid_argument("codes", "a non-empty 2-D array", array.shape)
+    array = float_array("codes", codes, min_ndim=2)
+    if array.ndim != 2:
+        raise invalid_argument("codes", "a 2-D array", array.shape)
     bins = check_int("bins", bins, low=1)
     density = np.mean(array > 0, axis=0)
     alive = density[density > 0]

@@ -4,23 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import keras
 import numpy as np
 
-from sparsekit._validation import check_float, invalid_argument
+from sparsekit._validation import check_float, float_array, invalid_argument
 
 
 def _matrix(name: str, x: Any) -> np.ndarray:
-    try:
-        array = np.asarray(keras.ops.convert_to_numpy(x), dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise invalid_argument(name, "a numeric 2-D array or tensor", x) from error
-    if array.ndim != 2 or array.size == 0:
-        raise invalid_argument(
-            name, "a non-empty 2-D array", f"<array of shape {array.shape}>"
-        )
-    if not np.all(np.isfinite(array)):
-        raise invalid_argument(name, "finite values", "<array with NaN or inf>")
+    array = float_array(name, x, min_ndim=2)
+    if array.ndim != 2:
+        raise invalid_argument(name, "a 2-D array", f"<array of shape {array.shape}>")
     return array
 
 

@@ -10,6 +10,9 @@ import numbers
 from collections.abc import Iterable
 from typing import Any
 
+import keras
+import numpy as np
+
 
 def invalid_argument(name: str, expected: str, received: Any) -> ValueError:
     """Builds the project's standard `ValueError` for a bad argument."""
@@ -113,3 +116,17 @@ def _describe(
     left = "[" if low_inclusive else "("
     right = "]" if high_inclusive else ")"
     return f"{kind} in {left}{low}, {high}{right}"
+
+
+def float_array(name: str, x: Any, *, min_ndim: int = 0) -> np.ndarray:
+    """Converts an array or backend tensor to a finite, non-empty float64 array."""
+    try:
+        array = np.asarray(keras.ops.convert_to_numpy(x), dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise invalid_argument(name, "a numeric array or tensor", x) from error
+    if array.ndim < min_ndim or array.size == 0:
+        expected = f"a non-empty array with at least {min_ndim} dimension(s)"
+        raise invalid_argument(name, expected, f"<array of shape {array.shape}>")
+    if not np.all(np.isfinite(array)):
+        raise invalid_argument(name, "finite values", "<array containing NaN or inf>")
+    return array

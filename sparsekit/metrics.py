@@ -22,6 +22,7 @@ import numpy as np
 
 from sparsekit._recovery import feature_recovery, fraction_variance_unexplained
 from sparsekit._validation import check_choice, check_float, invalid_argument
+from sparsekit._validation import float_array as _to_numpy
 
 __all__ = [
     "activation_sparsity",
@@ -35,20 +36,6 @@ __all__ = [
     "fraction_variance_unexplained",
     "feature_recovery",
 ]
-
-
-def _to_numpy(name: str, x: Any, *, min_ndim: int = 0) -> np.ndarray:
-    """Converts an array or backend tensor to a finite, non-empty float64 array."""
-    try:
-        array = np.asarray(keras.ops.convert_to_numpy(x), dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise invalid_argument(name, "a numeric array or tensor", x) from error
-    if array.ndim < min_ndim or array.size == 0:
-        expected = f"a non-empty array with at least {min_ndim} dimension(s)"
-        raise invalid_argument(name, expected, f"<array of shape {array.shape}>")
-    if not np.all(np.isfinite(array)):
-        raise invalid_argument(name, "finite values", "<array containing NaN or inf>")
-    return array
 
 
 def _check_axis(axis: Any, ndim: int, *, allow_none: bool) -> Any:
